@@ -1,0 +1,81 @@
+"""Which work unit goes next.
+
+Schedulers are small classes behind one protocol, chosen by name with ``--scheduler``:
+the pool asks :meth:`Scheduler.next_item` whenever a worker is free, gives back the rest of a
+unit with :meth:`Scheduler.requeue` when a worker died under it, and never looks inside.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+from .results import RunUnit, WorkUnitSpec
+
+
+class Scheduler:
+    """Hand out units in the order :meth:`order` gives; re-queued work goes first."""
+
+    name = "base"
+
+    def __init__(self, units: Sequence[WorkUnitSpec], expected: Mapping[str, float]) -> None:
+        self.units = list(units)
+        self.expected = dict(expected)
+        self._queue: deque[RunUnit] = deque(
+            RunUnit(unit.index, tuple(range(len(unit.tests)))) for unit in self.order()
+        )
+
+    def order(self) -> list[WorkUnitSpec]:
+        return self.units
+
+    def next_item(self, slot: int) -> RunUnit | None:
+        """Return the next piece of work for the worker in ``slot``, or None when none is left."""
+        return self._queue.popleft() if self._queue else None
+
+    def requeue(self, item: RunUnit) -> None:
+        """Put the unfinished rest of a unit back, ahead of everything else."""
+        if item.tests:
+            self._queue.appendleft(item)
+
+    def drain(self) -> list[RunUnit]:
+        """Remove and return everything not handed out yet."""
+        items = list(self._queue)
+        self._queue.clear()
+        return items
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
+class DiscoveryScheduler(Scheduler):
+    """Discovery order, as Django's --parallel hands out TestCase classes."""
+
+    name = "discovery"
+
+
+class LongestFirstScheduler(Scheduler):
+    """Longest expected unit first; a unit never seen gets the median of known ones."""
+
+    name = "longest"
+
+    def order(self) -> list[WorkUnitSpec]:
+        estimates = expected_unit_seconds(self.units, self.expected)
+        # sorted() is stable: units with equal estimates keep discovery order.
+        return sorted(self.units, key=lambda unit: -estimates[unit.key])
+
+
+def expected_unit_seconds(
+    units: Sequence[WorkUnitSpec], expected: Mapping[str, float]
+) -> dict[str, float]:
+    """Return the expected seconds of every unit, filling unknown ones with the known median."""
+    known = [expected[unit.key] for unit in units if unit.key in expected]
+    fallback = statistics.median(known) if known else 0.0
+    return {unit.key: expected.get(unit.key, fallback) for unit in units}
+
+
+SCHEDULERS: dict[str, type[Scheduler]] = {
+    DiscoveryScheduler.name: DiscoveryScheduler,
+    LongestFirstScheduler.name: LongestFirstScheduler,
+}
+DEFAULT_SCHEDULER = LongestFirstScheduler.name
