@@ -236,7 +236,7 @@ def print_durations(result: Any, durations: int) -> None:
         if result.showAll is False and result.dots is True and elapsed < 0.001:
             hidden = True
             continue
-        stream.writeln("%-10s %s" % (f"{elapsed:.3f}s", name))
+        stream.writeln(f"{f'{elapsed:.3f}s':<10} {name}")
     if hidden:
         stream.writeln("\n(durations < 0.001s were hidden; use -v to show these durations)")
     else:

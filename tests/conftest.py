@@ -41,7 +41,10 @@ def require_server(vendor: str) -> dict[str, object]:
     """Return the server's details; fail under CI=true and skip elsewhere when it is down."""
     server = SERVERS[vendor]
     if not _reachable(server["host"], server["port"]):  # type: ignore[arg-type]
-        message = f"{vendor} is not reachable on {server['host']}:{server['port']}; start it with: {server['start']}"
+        message = (
+            f"{vendor} is not reachable on {server['host']}:{server['port']}; "
+            f"start it with: {server['start']}"
+        )
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
