@@ -7,6 +7,7 @@ Every value is a typed property with its default, read when asked for, so that
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,14 @@ DEFAULT_MIN_WORKERS = 2
 DEFAULT_MAX_WORKERS = 16
 DEFAULT_MEMORY_PER_WORKER_MB = 512.0
 DEFAULT_TEMPLATES_TO_KEEP = 3
+# Dispatch pauses while less than this much memory is available (0 turns the pause off).
+DEFAULT_MEMORY_FLOOR_MB = 256.0
+# With --adaptive-timeouts a test's limit is max(floor, multiple x its p95 duration): a test that
+# normally takes 50 ms is stopped after 5 s instead of the 30 s everyone else gets.
+DEFAULT_ADAPTIVE_TIMEOUT_FLOOR = 5.0
+DEFAULT_ADAPTIVE_TIMEOUT_MULTIPLE = 10.0
+# As pytest-xdist's --max-worker-restart default: four restarts per worker slot over the run.
+DEFAULT_RESTARTS_PER_WORKER = 4
 
 
 class _Settings:
@@ -34,22 +43,38 @@ class _Settings:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _env_number(self, name: str, default: float | None, *, integer: bool = False) -> Any:
+    def _env_number(
+        self,
+        name: str,
+        default: float | None,
+        *,
+        integer: bool = False,
+        unit: str = "seconds",
+        allow_zero: bool | None = None,
+    ) -> Any:
+        """Return environment variable ``name`` as a number, or ``default`` when unset or empty.
+
+        Whole numbers must be 1 or more and other numbers 0 or more, unless ``allow_zero`` says
+        otherwise; ``unit`` only words the error message.
+        """
         raw = os.environ.get(name)
         if raw is None or raw.strip() == "":
             return default
+        if allow_zero is None:
+            allow_zero = not integer
         try:
             value = int(raw) if integer else float(raw)
         except ValueError:
-            kind = "a whole number" if integer else "a number of seconds"
+            kind = "a whole number" if integer else f"a number of {unit}"
             raise ConfigurationError(
                 f"The environment variable {name}={raw!r} is not {kind}; "
                 f"set it to {kind} such as {int(default or 1)}, or unset it."
             ) from None
-        if value < 0 or (integer and value == 0):
+        if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
+            lowest = "0 or more" if allow_zero else ("1 or more" if integer else "above 0")
             raise ConfigurationError(
-                f"The environment variable {name}={raw!r} must be positive; "
-                f"set it to a value above 0, or unset it."
+                f"The environment variable {name}={raw!r} is out of range; "
+                f"set it to a value of {lowest}, or unset it."
             )
         return value
 
@@ -87,8 +112,68 @@ class _Settings:
 
     @property
     def worker_max_memory_mb(self) -> float | None:
-        value = self._env_number("DJANGO_TEST_WORKER_MAX_MEMORY_MB", None)
+        value = self._env_number("DJANGO_TEST_WORKER_MAX_MEMORY_MB", None, unit="megabytes")
         return None if value is None else float(value)
+
+    def check_worker_bounds(self) -> None:
+        """Raise ConfigurationError if DJANGO_TEST_MIN_WORKERS is above DJANGO_TEST_MAX_WORKERS."""
+        low, high = self.min_workers, self.max_workers
+        if low > high:
+            raise ConfigurationError(
+                f"DJANGO_TEST_MIN_WORKERS={low} is above DJANGO_TEST_MAX_WORKERS={high}; "
+                "lower DJANGO_TEST_MIN_WORKERS or raise DJANGO_TEST_MAX_WORKERS."
+            )
+
+    @property
+    def max_worker_restarts(self) -> int | None:
+        """Return DJANGO_TEST_MAX_WORKER_RESTARTS (0 allowed: never restart), or None if unset."""
+        value = self._env_number(
+            "DJANGO_TEST_MAX_WORKER_RESTARTS", None, integer=True, allow_zero=True
+        )
+        return None if value is None else int(value)
+
+    def restart_cap(self, workers: int) -> int:
+        """Return how many worker restarts a run of ``workers`` workers may make in all."""
+        configured = self.max_worker_restarts
+        if configured is not None:
+            return configured
+        return DEFAULT_RESTARTS_PER_WORKER * max(1, workers)
+
+    @property
+    def memory_floor_mb(self) -> float:
+        """Return DJANGO_TEST_MEMORY_FLOOR_MB: below it no new unit is handed out (0: never)."""
+        return float(
+            self._env_number(
+                "DJANGO_TEST_MEMORY_FLOOR_MB", DEFAULT_MEMORY_FLOOR_MB, unit="megabytes"
+            )
+        )
+
+    # -- adaptive timeouts -------------------------------------------------------------------
+
+    @property
+    def adaptive_timeout_floor(self) -> float:
+        """Return DJANGO_TEST_ADAPTIVE_TIMEOUT_FLOOR, the least limit an adaptive timeout gives."""
+        return float(
+            self._env_number(
+                "DJANGO_TEST_ADAPTIVE_TIMEOUT_FLOOR",
+                DEFAULT_ADAPTIVE_TIMEOUT_FLOOR,
+                allow_zero=False,
+            )
+        )
+
+    @property
+    def adaptive_timeout_multiple(self) -> float:
+        """Return DJANGO_TEST_ADAPTIVE_TIMEOUT_MULTIPLE, the factor applied to a test's p95."""
+        name = "DJANGO_TEST_ADAPTIVE_TIMEOUT_MULTIPLE"
+        value = float(
+            self._env_number(name, DEFAULT_ADAPTIVE_TIMEOUT_MULTIPLE, unit="times the p95")
+        )
+        if value < 1:
+            raise ConfigurationError(
+                f"The environment variable {name}={os.environ.get(name)!r} would stop tests "
+                "before their usual duration; set it to 1 or more (default 10), or unset it."
+            )
+        return value
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -146,7 +231,12 @@ class _Settings:
     @property
     def memory_per_worker_mb(self) -> float:
         return float(
-            self._env_number("DJANGO_TEST_MEMORY_PER_WORKER_MB", DEFAULT_MEMORY_PER_WORKER_MB)
+            self._env_number(
+                "DJANGO_TEST_MEMORY_PER_WORKER_MB",
+                DEFAULT_MEMORY_PER_WORKER_MB,
+                unit="megabytes",
+                allow_zero=False,
+            )
         )
 
     @property
