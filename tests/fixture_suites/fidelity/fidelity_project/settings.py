@@ -1,0 +1,40 @@
+"""Settings of the fidelity fixture project: two database aliases read from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+SECRET_KEY = "fidelity-not-secret"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "fidelity_project.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# No contenttypes: a TransactionTestCase flush re-creates content types through post_migrate,
+# which then clash with the rows serialized_rollback restores (a Django limitation).
+INSTALLED_APPS = [
+    "concurrent_test_app",
+    "library",
+    "ledger",
+]
+
+MIDDLEWARE: list[str] = []
+# LiveServerTestCase serves static files under STATIC_URL; it must be set.
+STATIC_URL = "/static/"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'fidelity_main.sqlite3'}"),
+    "other": env.db_url(
+        "OTHER_DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'fidelity_other.sqlite3'}"
+    ),
+}
+
+# Read by the override_settings tests; they check that it comes back after each override.
+FIDELITY_FLAG = "base"
