@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from django.core.management.base import CommandError
+
 
 class ConcurrentTestError(Exception):
     """Base class of every error this app raises on purpose."""
 
 
-class ConfigurationError(ConcurrentTestError):
-    """A flag, setting or environment variable holds a value the app cannot use (exit status 2)."""
+class ConfigurationError(ConcurrentTestError, CommandError):
+    """A flag, setting or environment variable holds a value the app cannot use.
+
+    It is a CommandError with return code 2, so that both ``concurrent_test`` and Django's own
+    ``test`` command print the one-sentence message without a traceback and exit with status 2.
+    """
+
+    def __init__(self, message: str) -> None:
+        CommandError.__init__(self, message, returncode=2)
 
 
-class DatabaseSetupError(ConcurrentTestError):
-    """A test database could not be created, cloned or reached (exit status 2)."""
+class DatabaseSetupError(ConfigurationError):
+    """A test database could not be created, cloned or reached."""
 
 
 class UnsafeDatabaseName(ConcurrentTestError):
