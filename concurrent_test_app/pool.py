@@ -436,7 +436,7 @@ class WorkerPool:
         return text.strip()
 
     def _fail_in_flight(self, worker: _Worker, cause: str) -> None:
-        """Give the in-flight test an error naming ``cause``, re-queue the rest, replace the worker."""
+        """Give the in-flight test an error naming ``cause``; re-queue the rest; replace it."""
         item = worker.item
         assert item is not None
         unit = self.units[item.unit]

@@ -360,7 +360,9 @@ class ConcurrentTestRunner(DiscoverRunner):
         if self.shard is not None:
             k, n = self.shard
             chosen = {unit.index for unit in shard_units(units, self._expected, k, n)}
-            groups = [tests for unit, tests in zip(units, groups) if unit.index in chosen]
+            groups = [
+                tests for unit, tests in zip(units, groups, strict=True) if unit.index in chosen
+            ]
             units = describe_units(groups)
             self.log(
                 f"Shard {k}/{n}: {len(units)} unit(s), {sum(len(u.tests) for u in units)} test(s)."

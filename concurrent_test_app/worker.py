@@ -237,7 +237,7 @@ def _memory_mb() -> tuple[float, float]:
 def worker_main(
     conn: Connection, spec: WorkerSpec, groups: list[list[unittest.TestCase]] | None = None
 ) -> None:
-    """Run in the worker process: connect, then run the units the parent sends until told to stop."""
+    """Run in the worker: connect, then run the units the parent sends until told to stop."""
     # The parent owns Ctrl-C: it stops workers itself and reports what ran.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
