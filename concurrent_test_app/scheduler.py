@@ -7,11 +7,16 @@ unit with :meth:`Scheduler.requeue` when a worker died under it, and never looks
 
 from __future__ import annotations
 
+import heapq
+import logging
 import statistics
 from collections import deque
 from collections.abc import Mapping, Sequence
 
+from .exceptions import ConfigurationError
 from .results import RunUnit, WorkUnitSpec
+
+logger = logging.getLogger(__name__)
 
 
 class Scheduler:
@@ -72,6 +77,38 @@ def expected_unit_seconds(
     known = [expected[unit.key] for unit in units if unit.key in expected]
     fallback = statistics.median(known) if known else 0.0
     return {unit.key: expected.get(unit.key, fallback) for unit in units}
+
+
+def shard_units(
+    units: Sequence[WorkUnitSpec], expected: Mapping[str, float], k: int, n: int
+) -> list[WorkUnitSpec]:
+    """Return the units of shard ``k`` of ``n`` (k counted from 1), in discovery order.
+
+    Longest-processing-time-first: units, longest expected first (ties broken by key), each
+    go to the shard with the least expected time so far (ties: fewer units, then the lower
+    shard). Only the units and their expected durations decide, never the machine, so every
+    CI job computes the same split and each unit lands in exactly one shard.
+    """
+    if n < 1 or not 1 <= k <= n:
+        raise ConfigurationError(
+            f"--shard {k}/{n} is out of range; "
+            f"pass K/N with 1 <= K <= N, such as --shard 1/{max(n, 2)}."
+        )
+    estimates = expected_unit_seconds(units, expected)
+    if not any(estimates.values()):
+        # No history at all: balance by number of tests, the best guess there is.
+        estimates = {unit.key: float(len(unit.tests)) for unit in units}
+    ranked = sorted(units, key=lambda unit: (-estimates[unit.key], unit.key, unit.index))
+    shards: list[tuple[float, int, int]] = [(0.0, 0, shard) for shard in range(n)]
+    chosen: set[int] = set()
+    for unit in ranked:
+        load, count, shard = heapq.heappop(shards)
+        if shard == k - 1:
+            chosen.add(unit.index)
+        heapq.heappush(shards, (load + estimates[unit.key], count + 1, shard))
+    picked = [unit for unit in units if unit.index in chosen]
+    logger.debug("Shard %d/%d holds %d of %d units", k, n, len(picked), len(units))
+    return picked
 
 
 SCHEDULERS: dict[str, type[Scheduler]] = {

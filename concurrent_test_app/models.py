@@ -1,0 +1,164 @@
+"""Timing history: one row per run, per test of a run, per work unit of a run and per worker.
+
+The history lives in the project's real database (or the alias named by
+``CONCURRENT_TEST_HISTORY_DATABASE``). The scheduler reads :class:`UnitTiming` to hand out the
+longest units first; the admin reads everything to draw its charts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import models
+
+from .results import OUTCOMES
+
+logger = logging.getLogger(__name__)
+
+OUTCOME_CHOICES = [(outcome, outcome.replace("_", " ")) for outcome in OUTCOMES]
+
+
+class Run(models.Model):
+    """One ``concurrent_test`` run (or one shard of a CI run)."""
+
+    class Outcome(models.TextChoices):
+        PASSED = "passed", "passed"
+        FAILED = "failed", "failed"
+        TIMED_OUT = "timed_out", "timed out"
+        INTERRUPTED = "interrupted", "interrupted"
+
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField()
+    wall_seconds = models.FloatField(default=0.0)
+    workers = models.PositiveIntegerField(default=0)
+    shard = models.CharField(max_length=20, blank=True, help_text="K/N when the run was a shard.")
+    vendor = models.CharField(max_length=30, blank=True)
+    template_fingerprint = models.CharField(max_length=255, blank=True)
+    git_commit = models.CharField(max_length=64, blank=True)
+    git_branch = models.CharField(max_length=255, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, db_index=True)
+    exit_status = models.SmallIntegerField(default=0)
+    tests_run = models.PositiveIntegerField(default=0)
+    passed = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    expected_failures = models.PositiveIntegerField(default=0)
+    unexpected_successes = models.PositiveIntegerField(default=0)
+    not_run = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = "test run"
+        verbose_name_plural = "test runs"
+
+    def __str__(self) -> str:
+        when = self.started_at.strftime("%Y-%m-%d %H:%M:%S")
+        shard = f" shard {self.shard}" if self.shard else ""
+        return f"Run {self.pk} at {when}{shard} ({self.outcome})"
+
+
+class Case(models.Model):
+    """One test id as history knows it, with what its latest run said.
+
+    The latest values and the flaky flag are refreshed for the tests of every recorded run, so
+    the admin can list and filter thousands of tests without reading their whole history.
+    """
+
+    test_id = models.CharField(max_length=500, unique=True)
+    class_name = models.CharField(max_length=255, blank=True, db_index=True)
+    unit = models.CharField(max_length=255, blank=True)
+    latest_duration = models.FloatField(default=0.0)
+    latest_outcome = models.CharField(max_length=20, choices=OUTCOME_CHOICES, blank=True)
+    last_run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    flaky = models.BooleanField(
+        default=False,
+        help_text="Both a passing and a failing outcome among the test's most recent runs.",
+    )
+
+    class Meta:
+        ordering = ["test_id"]
+        verbose_name = "test"
+        verbose_name_plural = "tests"
+
+    def __str__(self) -> str:
+        return self.test_id
+
+
+class CaseResult(models.Model):
+    """What one test did in one run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="results")
+    duration = models.FloatField(default=0.0)
+    outcome = models.CharField(max_length=20, choices=OUTCOME_CHOICES)
+    worker = models.PositiveIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-run_id", "case_id"]
+        verbose_name = "test result"
+        verbose_name_plural = "test results"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "case"], name="concurrent_test_result_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} in run {self.run_id}: {self.outcome}"
+
+
+class UnitTiming(models.Model):
+    """How long one work unit took in one run; ``seconds`` includes ``setup_seconds``.
+
+    ``setup_seconds`` is the class-level set-up (setUpClass, setUpTestData, setUpModule), kept
+    apart so that the time a unit costs is never mistaken for the time its tests take.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="unit_timings")
+    key = models.CharField(max_length=255, db_index=True)
+    worker = models.PositiveIntegerField(null=True, blank=True)
+    seconds = models.FloatField(default=0.0)
+    setup_seconds = models.FloatField(default=0.0)
+    tests = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-run_id", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "key"], name="concurrent_test_unit_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.seconds:.3f}s"
+
+
+class WorkerStat(models.Model):
+    """One worker slot of a run: its load, its memory peak and the units it ran, in order.
+
+    ``timeline`` is a list of ``[unit key, start offset, end offset]`` in seconds from the start
+    of the run: the admin draws it as the run's per-worker timeline.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="worker_stats")
+    slot = models.PositiveIntegerField()
+    database = models.CharField(max_length=255, blank=True)
+    tests = models.PositiveIntegerField(default=0)
+    units = models.PositiveIntegerField(default=0)
+    busy_seconds = models.FloatField(default=0.0)
+    setup_seconds = models.FloatField(default=0.0)
+    queries = models.PositiveIntegerField(default=0)
+    memory_peak_mb = models.FloatField(default=0.0)
+    restarts = models.PositiveIntegerField(default=0)
+    recycles = models.PositiveIntegerField(default=0)
+    timeline = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["run_id", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "slot"], name="concurrent_test_worker_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"worker {self.slot} of run {self.run_id}"
