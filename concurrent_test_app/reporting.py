@@ -170,6 +170,10 @@ def _testcase(record: CaseRecord) -> ET.Element:
         "testcase",
         {"classname": name.classname, "name": name.name, "time": f"{record.duration:.3f}"},
     )
+    if record.worker is not None:
+        # First child, where pytest's record_property puts it and strict schemas expect it.
+        properties = ET.SubElement(case, "properties")
+        ET.SubElement(properties, "property", {"name": "worker", "value": str(record.worker)})
     kind = JUNIT_KIND.get(record.outcome, "error")
     message = _xml_text(record.message)
     if kind in ("failure", "error"):
@@ -193,9 +197,6 @@ def _testcase(record: CaseRecord) -> ET.Element:
         child = ET.SubElement(case, "skipped", attrs)
         if text:
             child.text = text
-    if record.worker is not None:
-        properties = ET.SubElement(case, "properties")
-        ET.SubElement(properties, "property", {"name": "worker", "value": str(record.worker)})
     return case
 
 
@@ -273,7 +274,8 @@ def _seconds(value: float) -> str:
 
 def slowest(report: RunReport, count: int) -> list[CaseRecord]:
     """Return the ``count`` slowest tests that ran, slowest first."""
-    ran = [record for record in report.tests if record.outcome != "not_run"]
+    # Subtests, skips and class-level entries carry no time of their own.
+    ran = [r for r in report.tests if r.outcome != "not_run" and r.duration > 0]
     return sorted(ran, key=lambda record: record.duration, reverse=True)[:count]
 
 
@@ -303,8 +305,9 @@ def print_summary(report: RunReport, write: Callable[[str], None], verbosity: in
     write(
         f"Set-up: {_seconds(template_seconds + worker_setup)} before the first test "
         f"(templates {_seconds(template_seconds)}, slowest worker start-up "
-        f"{_seconds(worker_setup)}); class and module fixtures {_seconds(fixture_setup)} in all"
+        f"{_seconds(worker_setup)})"
     )
+    write(f"Class and module fixtures (setUpClass, setUpModule): {_seconds(fixture_setup)} in all")
 
     if report.templates:
         write("Templates:")
