@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from catalog.pricing import quantize
+
 from .models import Order, OrderItem
 
 
@@ -28,4 +30,5 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Total", ordering="total_amount")
     def total_amount(self, order: Order) -> Decimal:
-        return order.total_amount  # type: ignore[attr-defined]
+        # SQLite gives the sum back unscaled (14.5); show cents like the other vendors.
+        return quantize(order.total_amount)  # type: ignore[attr-defined]

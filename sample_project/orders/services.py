@@ -7,10 +7,15 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
+from django.dispatch import Signal
 
 from catalog.models import Product
 
 from .models import Order, OrderItem
+
+# Sent with ``order=`` once the transaction that placed the order has committed, never before:
+# a receiver that e-mails the customer must not announce an order that was rolled back.
+order_placed = Signal()
 
 
 class OutOfStock(Exception):
@@ -47,6 +52,7 @@ def place_order(
             OrderItem.objects.create(
                 order=order, product=product, quantity=quantity, unit_price=product.price
             )
+        transaction.on_commit(lambda: order_placed.send(sender=Order, order=order))
     return order
 
 
