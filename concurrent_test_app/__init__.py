@@ -2,4 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["timeout"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported lazily so that importing the package never touches Django.
+    if name == "timeout":
+        from .timeouts import timeout
+
+        return timeout
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,6 +39,7 @@ from .results import (
     WorkUnitSpec,
     replay,
 )
+from .scaling import MemoryGate, rss_mb
 from .scheduler import Scheduler
 from .worker import WorkerSpec, worker_main
 
@@ -47,7 +48,9 @@ logger = logging.getLogger(__name__)
 # How long a worker may take to exit after it was asked to stop, before it is killed.
 STOP_GRACE_SECONDS = 10.0
 # How long the parent waits for faulthandler to write a timed-out worker's stacks.
-DUMP_WAIT_SECONDS = 1.0
+DUMP_WAIT_SECONDS = 2.0
+# How often the parent samples its workers' resident memory (for crash reports).
+SAMPLE_SECONDS = 0.5
 
 
 @dataclass
@@ -86,6 +89,7 @@ class _Worker:
     unit_started: float = 0.0
     units_run: int = 0
     eof: bool = False
+    peak_rss_mb: float = 0.0
 
 
 class WorkerPool:
@@ -125,6 +129,8 @@ class WorkerPool:
         self._signal: int | None = None
         self._started = 0.0
         self._dump_dir = tempfile.mkdtemp(prefix="concurrent-test-")
+        self.memory_gate = MemoryGate()
+        self._sampled = 0.0
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -229,6 +235,16 @@ class WorkerPool:
                     worker.process.join(STOP_GRACE_SECONDS)
                     self._handle_exit(worker)
             self._check_timeouts()
+            self._sample_memory()
+
+    def _sample_memory(self) -> None:
+        now = time.monotonic()
+        if now - self._sampled < SAMPLE_SECONDS:
+            return
+        self._sampled = now
+        for worker in self.workers.values():
+            if worker.process.pid is not None:
+                worker.peak_rss_mb = max(worker.peak_rss_mb, rss_mb(worker.process.pid))
 
     def _owner(self, waitable: Any) -> _Worker | None:
         for worker in self.workers.values():
@@ -240,9 +256,21 @@ class WorkerPool:
         return 0.25
 
     def _dispatch(self) -> None:
-        for worker in list(self.workers.values()):
-            if not worker.ready or worker.item is not None or worker.stopping:
-                continue
+        idle = [
+            worker
+            for worker in self.workers.values()
+            if worker.ready and worker.item is None and not worker.stopping
+        ]
+        if not idle:
+            return
+        busy = sum(1 for worker in self.workers.values() if worker.item is not None)
+        if (
+            len(self.scheduler)
+            and not self._stopping()
+            and self.memory_gate.should_pause(busy=busy)
+        ):
+            return
+        for worker in idle:
             item = None if self._stopping() else self.scheduler.next_item(worker.slot)
             if item is None:
                 worker.stopping = True
@@ -296,6 +324,7 @@ class WorkerPool:
             )
             self._finish_item(worker, "its worker stopped before reaching it")
             worker.units_run += 1
+            worker.peak_rss_mb = max(worker.peak_rss_mb, message.memory_peak_mb)
             self._maybe_recycle(worker, message.rss_mb)
 
     def _replay(self, worker: _Worker, calls: tuple[ResultCall, ...]) -> None:
@@ -371,8 +400,8 @@ class WorkerPool:
             if not worker.stopping and len(self.scheduler) and not self._stopping():
                 self._replace(worker, f"worker {worker.slot} exited with {describe_exit(exitcode)}")
             return
-        peak = self.records[worker.slot].memory_peak_mb
-        memory = f", peak memory {peak:.0f} MB" if peak else ""
+        peak = worker.peak_rss_mb
+        memory = f" (peak memory {peak:.0f} MB)" if peak else ""
         cause = (
             f"Worker {worker.slot} (pid {worker.process.pid}) died with "
             f"{describe_exit(exitcode)}{memory} while running this test."
@@ -387,14 +416,19 @@ class WorkerPool:
             if worker.current_test is not None:
                 limit = self._test_limit(worker.item.unit, worker.current_test)
                 if limit is not None and now - worker.test_started > limit:
-                    self._time_out(worker, f"Test timed out after {limit:g} s")
+                    self._time_out(
+                        worker,
+                        f"Test timed out after {limit:g} s on worker {worker.slot} (the per-test "
+                        "limit: @timeout, --adaptive-timeouts, --timeout-per-test or "
+                        "DJANGO_TEST_TIMEOUT_PER_TEST)",
+                    )
                     continue
             limit = self.limits.timeout_per_worker
             if limit is not None and now - worker.unit_started > limit:
                 self._time_out(
                     worker,
-                    f"Work unit timed out after {limit:g} s on worker {worker.slot} "
-                    "(--timeout-per-worker)",
+                    f"Work unit timed out after {limit:g} s on worker {worker.slot} (the "
+                    "per-worker limit: --timeout-per-worker or DJANGO_TEST_TIMEOUT_PER_WORKER)",
                 )
 
     def _test_limit(self, unit: int, test: int) -> float | None:
@@ -421,19 +455,23 @@ class WorkerPool:
             os.kill(worker.process.pid, signal.SIGUSR1)
         except OSError:
             return ""
+        # faulthandler writes from a signal handler; wait until the dump stops growing.
         deadline = time.monotonic() + DUMP_WAIT_SECONDS
-        text = ""
-        while time.monotonic() < deadline:
+        size, steady = before, 0
+        while time.monotonic() < deadline and steady < 3:
             time.sleep(0.05)
             try:
-                with open(worker.dump_path) as handle:
-                    handle.seek(before)
-                    text = handle.read()
+                current = os.path.getsize(worker.dump_path)
             except OSError:
                 break
-            if text.rstrip().endswith(")") or "\n\n" in text:
-                break
-        return text.strip()
+            steady = steady + 1 if current == size and current > before else 0
+            size = current
+        try:
+            with open(worker.dump_path) as handle:
+                handle.seek(before)
+                return handle.read().strip()
+        except OSError:
+            return ""
 
     def _fail_in_flight(self, worker: _Worker, cause: str) -> None:
         """Give the in-flight test an error naming ``cause``; re-queue the rest; replace it."""
