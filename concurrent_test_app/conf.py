@@ -191,6 +191,11 @@ class _Settings:
     def timings_file(self) -> Path | None:
         """Return settings.TEST_TIMINGS_FILE as a path, or None."""
         value = self._setting("TEST_TIMINGS_FILE", None)
+        if value and not isinstance(value, (str, os.PathLike)):
+            raise ConfigurationError(
+                f"settings.TEST_TIMINGS_FILE is {value!r}; "
+                "set it to a file path such as BASE_DIR / 'test_timings.json', or None."
+            )
         return Path(value) if value else None
 
     @property
