@@ -223,17 +223,17 @@ class WorkerPool:
             if not self.workers:
                 break
             waitables: list[Any] = []
-            for worker in self.workers.values():
-                waitables.extend((worker.conn, worker.process.sentinel))
+            for running in self.workers.values():
+                waitables.extend((running.conn, running.process.sentinel))
             for ready in wait(waitables, timeout=self._next_wakeup()):
-                worker = self._owner(ready)
-                if worker is None:
+                owner = self._owner(ready)
+                if owner is None:
                     continue
-                self._drain(worker)
-                if worker.eof or ready is not worker.conn:
+                self._drain(owner)
+                if owner.eof or ready is not owner.conn:
                     # The pipe closed or the process ended: either way it is gone.
-                    worker.process.join(STOP_GRACE_SECONDS)
-                    self._handle_exit(worker)
+                    owner.process.join(STOP_GRACE_SECONDS)
+                    self._handle_exit(owner)
             self._check_timeouts()
             self._sample_memory()
 

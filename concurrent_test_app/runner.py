@@ -370,7 +370,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         self._groups, self._units = groups, units
         tests = [test for group in groups for test in group]
         suite = ConcurrentSuite(self, tests)
-        databases = self.get_databases(suite)
+        databases: dict[str, bool] = self.get_databases(suite)  # type: ignore[assignment]
         decision = decide_workers(
             self.requested_workers,
             len(units),
@@ -392,7 +392,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         result = None
         run_failed = False
         try:
-            self.run_checks(databases)
+            self.run_checks(databases)  # type: ignore[arg-type]
             result = self.run_suite(suite)
         except Exception:
             run_failed = True
@@ -540,7 +540,7 @@ class ConcurrentTestRunner(DiscoverRunner):
             self.exit_status = EXIT_BY_SIGNAL.get(outcome.interrupted, 128 + outcome.interrupted)
         elif outcome.global_timeout:
             self.exit_status = EXIT_GLOBAL_TIMEOUT
-        elif result is not None and self.suite_result(None, result):
+        elif result is not None and not result.wasSuccessful():
             self.exit_status = 1
         records = ledger.records()
         summary = _summary(result, records, outcome, self.workers)

@@ -14,7 +14,7 @@ import sys
 import unittest
 from collections.abc import Iterable
 
-from django.test.utils import iter_test_cases
+from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
 from .results import CaseInfo, WorkUnitSpec
 

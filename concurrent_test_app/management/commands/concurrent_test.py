@@ -14,7 +14,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.commands import test
 from django.test.runner import get_max_test_processes
-from django.test.utils import NullTimeKeeper, TimeKeeper, get_runner
+from django.test.utils import (  # type: ignore[attr-defined]
+    NullTimeKeeper,
+    TimeKeeper,
+    get_runner,
+)
 
 from concurrent_test_app.runner import ConcurrentTestRunner
 
