@@ -28,7 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.utils import load_backend
 
-from .conf import app_settings
+from .conf import ENVIRONMENT_PROPERTIES, app_settings
 from .exceptions import ConfigurationError
 from .timeouts import check_hierarchy
 
@@ -38,22 +38,6 @@ TAG = "concurrent_test"
 SUPPORTED_VENDORS = ("postgresql", "mysql", "sqlite")
 # Django fills in this engine when DATABASES is empty: such a project has no database to clone.
 _DUMMY_ENGINE = "django.db.backends.dummy"
-
-# Every environment variable the app reads, and the property that reads it.
-ENVIRONMENT_PROPERTIES = (
-    ("DJANGO_TEST_TIMEOUT", "main_timeout"),
-    ("DJANGO_TEST_TIMEOUT_PER_TEST", "timeout_per_test"),
-    ("DJANGO_TEST_TIMEOUT_PER_WORKER", "timeout_per_worker"),
-    ("DJANGO_TEST_TIMEOUT_GLOBAL", "timeout_global"),
-    ("DJANGO_TEST_MIN_WORKERS", "min_workers"),
-    ("DJANGO_TEST_MAX_WORKERS", "max_workers"),
-    ("DJANGO_TEST_WORKER_MAX_MEMORY_MB", "worker_max_memory_mb"),
-    ("DJANGO_TEST_MEMORY_PER_WORKER_MB", "memory_per_worker_mb"),
-    ("DJANGO_TEST_MEMORY_FLOOR_MB", "memory_floor_mb"),
-    ("DJANGO_TEST_ADAPTIVE_TIMEOUT_FLOOR", "adaptive_timeout_floor"),
-    ("DJANGO_TEST_ADAPTIVE_TIMEOUT_MULTIPLE", "adaptive_timeout_multiple"),
-    ("DJANGO_TEST_MAX_WORKER_RESTARTS", "max_worker_restarts"),
-)
 
 
 def _error_from(read: Callable[[], Any], check_id: str) -> list[CheckMessage]:

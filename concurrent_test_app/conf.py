@@ -34,6 +34,29 @@ DEFAULT_ADAPTIVE_TIMEOUT_MULTIPLE = 10.0
 # As pytest-xdist's --max-worker-restart default: four restarts per worker slot over the run.
 DEFAULT_RESTARTS_PER_WORKER = 4
 
+# Every environment variable the app reads, and the property of ``app_settings`` that reads it.
+ENVIRONMENT_PROPERTIES = (
+    ("DJANGO_TEST_TIMEOUT", "main_timeout"),
+    ("DJANGO_TEST_TIMEOUT_PER_TEST", "timeout_per_test"),
+    ("DJANGO_TEST_TIMEOUT_PER_WORKER", "timeout_per_worker"),
+    ("DJANGO_TEST_TIMEOUT_GLOBAL", "timeout_global"),
+    ("DJANGO_TEST_MIN_WORKERS", "min_workers"),
+    ("DJANGO_TEST_MAX_WORKERS", "max_workers"),
+    ("DJANGO_TEST_WORKER_MAX_MEMORY_MB", "worker_max_memory_mb"),
+    ("DJANGO_TEST_MEMORY_PER_WORKER_MB", "memory_per_worker_mb"),
+    ("DJANGO_TEST_MEMORY_FLOOR_MB", "memory_floor_mb"),
+    ("DJANGO_TEST_ADAPTIVE_TIMEOUT_FLOOR", "adaptive_timeout_floor"),
+    ("DJANGO_TEST_ADAPTIVE_TIMEOUT_MULTIPLE", "adaptive_timeout_multiple"),
+    ("DJANGO_TEST_MAX_WORKER_RESTARTS", "max_worker_restarts"),
+)
+# The settings the app reads, by the property that reads and checks each.
+SETTING_PROPERTIES = (
+    ("PROJECT_NAME", "project_name"),
+    ("CONCURRENT_TEST_LOGGING", "logging"),
+    ("CONCURRENT_TEST_TEMPLATES_TO_KEEP", "templates_to_keep"),
+    ("TEST_TIMINGS_FILE", "timings_file"),
+)
+
 
 class _Settings:
     """Typed access to the app's settings and environment variables."""
@@ -80,6 +103,16 @@ class _Settings:
 
     def _setting(self, name: str, default: Any) -> Any:
         return getattr(settings, name, default)
+
+    def validate(self) -> None:
+        """Read every setting and environment variable; raise the first ConfigurationError.
+
+        Call it before anything starts, so a bad value stops the run with exit status 2
+        instead of surfacing half-way through.
+        """
+        for _, prop in SETTING_PROPERTIES + ENVIRONMENT_PROPERTIES:
+            getattr(self, prop)
+        self.check_worker_bounds()
 
     # -- timeouts (seconds) ----------------------------------------------------------------
 

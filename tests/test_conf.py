@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from concurrent_test_app import conf
 from concurrent_test_app.conf import app_settings
 from concurrent_test_app.exceptions import ConfigurationError
 
@@ -161,3 +163,28 @@ def test_timings_file(settings: Any, tmp_path: Path) -> None:
     assert app_settings.timings_file is None
     settings.TEST_TIMINGS_FILE = str(tmp_path / "timings.json")
     assert app_settings.timings_file == tmp_path / "timings.json"
+
+
+def test_validate_reads_everything(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    app_settings.validate()
+    monkeypatch.setenv("DJANGO_TEST_ADAPTIVE_TIMEOUT_FLOOR", "x")
+    with pytest.raises(ConfigurationError, match="DJANGO_TEST_ADAPTIVE_TIMEOUT_FLOOR='x'"):
+        app_settings.validate()
+    monkeypatch.delenv("DJANGO_TEST_ADAPTIVE_TIMEOUT_FLOOR")
+    monkeypatch.setenv("DJANGO_TEST_MIN_WORKERS", "20")
+    with pytest.raises(ConfigurationError, match="DJANGO_TEST_MIN_WORKERS=20 is above"):
+        app_settings.validate()
+    monkeypatch.delenv("DJANGO_TEST_MIN_WORKERS")
+    settings.CONCURRENT_TEST_TEMPLATES_TO_KEEP = 1.5
+    with pytest.raises(ConfigurationError, match="CONCURRENT_TEST_TEMPLATES_TO_KEEP is 1.5"):
+        app_settings.validate()
+
+
+def test_every_variable_and_setting_is_listed() -> None:
+    source = Path(conf.__file__).read_text()
+    variables = set(re.findall(r'"(DJANGO_TEST_[A-Z_]+)"', source))
+    assert variables == {name for name, _ in conf.ENVIRONMENT_PROPERTIES}
+    read = set(re.findall(r'self\._setting\(\s*"([A-Z_]+)"', source))
+    listed = {name for name, _ in conf.SETTING_PROPERTIES}
+    # The history alias is checked against DATABASES by a system check, not here.
+    assert read - {"CONCURRENT_TEST_HISTORY_DATABASE"} == listed
