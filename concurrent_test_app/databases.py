@@ -1,43 +1,62 @@
-"""The test databases of a run: one per worker slot and alias, and their set-up and teardown.
+"""The test databases of a run: a template per database, one clone per worker slot.
 
 The parent asks :class:`WorkerDatabases` for everything; a worker calls :func:`connect_worker`
-with the plain settings the parent gave it. Per-worker names are computed by the vendor
-creation code in one place, and nothing else guesses them.
+with the plain settings the parent gave it. Every name comes from
+:mod:`concurrent_test_app.naming`; templates are built or reused by
+:mod:`concurrent_test_app.template` and copied by the vendor's cloner.
+
+Set-up follows Django's ``setup_databases``: aliases that share one database (same test
+signature) get one template, ``TEST["MIRROR"]`` aliases point at their primary, and the
+contents of aliases that need it are serialized once every database is ready.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections
-from django.test.utils import NullTimeKeeper
-from django.test.utils import setup_databases as django_setup_databases
-from django.test.utils import teardown_databases as django_teardown_databases
+from django.test.utils import (  # type: ignore[attr-defined]  # missing from the stubs
+    NullTimeKeeper,
+    get_unique_databases_and_mirrors,
+)
 
+from . import naming
+from .cloning import DatabaseCloner
+from .cloning.sqlite import SQLiteCloner, load_into_memory
 from .results import TemplateRecord
+from .template import TemplateBuilder, migration_drift_warning
 
 logger = logging.getLogger(__name__)
 
 WorkerSettings = dict[str, dict[str, Any]]
 
+# The private key, in a worker's settings dict, of what connect_worker needs beyond settings.
+EXTRA = "_concurrent_test"
 
-def unique_aliases(aliases: set[str] | dict[str, bool]) -> list[str]:
-    """Return the aliases that own a database: mirrors share their primary's settings dict."""
-    seen: set[int] = set()
-    owners = []
-    for alias in sorted(aliases):
-        settings_dict = connections[alias].settings_dict
-        if id(settings_dict) in seen or settings_dict.get("TEST", {}).get("MIRROR"):
-            continue
-        seen.add(id(settings_dict))
-        owners.append(alias)
-    return owners
+# Connections that keep each worker's in-memory SQLite databases alive.
+_MEMORY_KEEPERS: list[Any] = []
+
+
+@dataclass
+class _Database:
+    """One database of the run: its template, the aliases on it, and its clones per slot."""
+
+    owner: str
+    aliases: list[str]
+    cloner: DatabaseCloner
+    template: str
+    fingerprint: str
+    in_memory: bool = False
+    clones: dict[int, str] = field(default_factory=dict)
 
 
 class WorkerDatabases:
-    """Create the run's test databases and one clone of each per worker slot."""
+    """Build or reuse every template the suite needs, and clone it once per worker slot."""
 
     def __init__(
         self,
@@ -57,88 +76,211 @@ class WorkerDatabases:
         self.debug_sql = debug_sql
         self.time_keeper = time_keeper or NullTimeKeeper()
         self.rebuild_template = rebuild_template
-        self.old_config: Any = None
+        self.run_token = naming.KEEPDB_TOKEN if keepdb else naming.new_run_token()
         self.templates: list[TemplateRecord] = []
         self.clone_seconds: list[float] = []
-        self._slots: set[int] = set()
+        self._databases: list[_Database] = []
+        self._mirrors: dict[str, str] = {}  # mirror alias -> owner alias
+        self._old_names: dict[str, Any] = {}
+        self._prepared: set[int] = set()
 
-    @property
-    def owners(self) -> list[str]:
-        return unique_aliases(self.aliases)
+    def log(self, message: str) -> None:
+        """Write ``message`` to stderr, as Django's test database creation does."""
+        if self.verbosity >= 1:
+            sys.stderr.write(message + "\n")
+
+    # -- set-up ------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        """Create (or, with --keepdb, reuse) the test database of every alias the suite uses."""
-        started = time.monotonic()
-        serialized = {alias for alias, serialize in self.aliases.items() if serialize}
-        self.old_config = django_setup_databases(
-            self.verbosity,
-            self.interactive,
-            time_keeper=self.time_keeper,
-            keepdb=self.keepdb,
-            debug_sql=self.debug_sql,
-            parallel=0,
-            aliases=self.aliases,
-            serialized_aliases=serialized,
-        )
-        seconds = time.monotonic() - started
-        for alias in self.owners:
-            name = connections[alias].settings_dict["NAME"]
-            self.templates.append(TemplateRecord(alias, str(name), "", self.keepdb, seconds))
+        """Make every alias's template ready and point the parent's connections at it."""
+        test_databases, mirrored = get_unique_databases_and_mirrors(set(self.aliases))
+        serialize: list[str] = []
+        warned = False
+        for _db_name, group in test_databases.values():
+            owner = group[0]
+            for alias in group:
+                self._old_names.setdefault(alias, connections[alias].settings_dict["NAME"])
+            builder = TemplateBuilder(owner, verbosity=self.verbosity, log=self.log)
+            if not warned:
+                warning = migration_drift_warning()
+                if warning:
+                    logger.warning("%s", warning)
+                    self.log(f"Warning: {warning}")
+                warned = True
+            with self.time_keeper.timed(f"  Creating '{owner}'"):
+                result = builder.ensure(force=self.rebuild_template)
+            action = {"reused": "Reused", "built": "Built", "incremental": "Updated"}[result.mode]
+            self.log(
+                f"{action} template for alias '{owner}'"
+                + (f" ('{result.name}')" if self.verbosity >= 2 else "")
+                + f" in {result.seconds:.2f}s"
+                + (f", {result.applied} migrations applied" if not result.reused else "")
+                + "."
+            )
+            self.templates.append(
+                TemplateRecord(
+                    owner, result.name, result.fingerprint, result.reused, result.seconds
+                )
+            )
+            cloner = builder.cloner
+            database = _Database(
+                owner=owner,
+                aliases=list(group),
+                cloner=cloner,
+                template=result.name,
+                fingerprint=result.fingerprint,
+                in_memory=isinstance(cloner, SQLiteCloner) and cloner.is_in_memory(),
+            )
+            self._databases.append(database)
+            if self.keepdb:
+                self._drop_stale_kept_clones(builder, database)
+            connection = connections[owner]
+            connection.close()
+            connection.settings_dict["NAME"] = cloner.settings_for(result.name)["NAME"]
+            for alias in group[1:]:
+                connections[alias].creation.set_as_test_mirror(connection.settings_dict)
+            if self.aliases.get(owner, True):
+                serialize.append(owner)
+        for alias, primary in mirrored.items():
+            self._old_names.setdefault(alias, connections[alias].settings_dict["NAME"])
+            connections[alias].creation.set_as_test_mirror(connections[primary].settings_dict)
+            self._mirrors[alias] = self._owner_of(primary)
+        for alias in serialize:
+            serialized: Any = connections[alias]
+            serialized._test_serialized_contents = serialized.creation.serialize_db_to_string()
+        if self.debug_sql:
+            for alias in connections:
+                connections[alias].force_debug_cursor = True
+
+    def _owner_of(self, alias: str) -> str:
+        for database in self._databases:
+            if alias in database.aliases:
+                return database.owner
+        return self._mirrors.get(alias, alias)
+
+    def _drop_stale_kept_clones(self, builder: TemplateBuilder, database: _Database) -> None:
+        """Drop this project's kept clones of other fingerprints (they can never be reused)."""
+        for name in database.cloner.list_names(builder.prefix):
+            parsed = naming.assert_derived(name)
+            if (
+                parsed.kind == naming.CLONE
+                and parsed.token == naming.KEEPDB_TOKEN
+                and parsed.fingerprint != database.fingerprint
+            ):
+                database.cloner.drop(name, force=False)
+
+    # -- worker slots ------------------------------------------------------------------------
 
     def prepare_slot(self, slot: int) -> WorkerSettings:
-        """(Re)create the clones of worker ``slot`` and return what the worker connects with."""
-        for alias in self.owners:
-            creation = connections[alias].creation
-            started = time.monotonic()
-            creation.clone_test_db(suffix=str(slot), verbosity=0, keepdb=self.keepdb)
-            self.clone_seconds.append(time.monotonic() - started)
-        self._slots.add(slot)
+        """(Re)create the clones of worker ``slot`` and return what the worker connects with.
+
+        The first call for a slot under ``--keepdb`` reuses a kept clone whose fingerprint
+        matches; any later call (a replaced worker) always makes a fresh clone.
+        """
+        return self.prepare_slots([slot])[slot]
+
+    def prepare_slots(self, slots: list[int]) -> dict[int, WorkerSettings]:
+        """Prepare several slots at once, cloning concurrently where the vendor allows it."""
         connections.close_all()
-        return self.worker_settings(slot)
+        jobs = [(database, slot) for slot in slots for database in self._databases]
+        concurrent = len(jobs) > 1 and all(d.cloner.can_clone_concurrently for d, _ in jobs)
+        if concurrent:
+            with ThreadPoolExecutor(max_workers=min(len(jobs), 4)) as pool:
+                seconds = list(pool.map(lambda job: self._prepare(*job), jobs))
+        else:
+            seconds = [self._prepare(database, slot) for database, slot in jobs]
+        self.clone_seconds.extend(seconds)
+        self._prepared.update(slots)
+        connections.close_all()
+        return {slot: self.worker_settings(slot) for slot in slots}
+
+    def _prepare(self, database: _Database, slot: int) -> float:
+        started = time.perf_counter()
+        name = naming.clone_name(database.template, slot, self.run_token)
+        database.clones[slot] = name
+        if self.keepdb and slot not in self._prepared and self._reusable(database, name):
+            logger.debug("Reusing the kept clone %s", name)
+        else:
+            database.cloner.clone(database.template, name)
+        # The pool forks right after: no connection opened in a thread may survive.
+        connections.close_all()
+        return time.perf_counter() - started
+
+    def _reusable(self, database: _Database, name: str) -> bool:
+        if not database.cloner.exists(name):
+            return False
+        meta = database.cloner.read_meta(name) or {}
+        return meta.get("complete") == "1" and meta.get("fingerprint", "")[:12] == (
+            database.fingerprint
+        )
 
     def worker_settings(self, slot: int) -> WorkerSettings:
-        """Return, per alias, the settings dict a worker in ``slot`` connects with."""
+        """Return, per alias, the plain settings a worker in ``slot`` connects with."""
         result: WorkerSettings = {}
-        for alias in self.owners:
-            connection = connections[alias]
-            settings_dict = dict(connection.settings_dict)
-            settings_dict["_worker_slot"] = slot
-            if hasattr(connection, "_test_serialized_contents"):
-                settings_dict["_serialized"] = connection._test_serialized_contents
-            result[alias] = settings_dict
+        for database in self._databases:
+            clone = database.clones.get(slot) or naming.clone_name(
+                database.template, slot, self.run_token
+            )
+            physical = database.cloner.settings_for(clone)["NAME"]
+            name = physical
+            load = None
+            if database.in_memory:
+                name = naming.sqlite_memory_name(database.owner, slot, self.run_token)
+                load = physical
+            aliases = database.aliases + [
+                m for m, o in self._mirrors.items() if o == database.owner
+            ]
+            for alias in aliases:
+                connection = connections[alias]
+                settings_dict = {**connection.settings_dict, "NAME": name}
+                settings_dict["TEST"] = dict(settings_dict.get("TEST") or {})
+                extra: dict[str, Any] = {"debug_sql": self.debug_sql}
+                if alias == database.owner:
+                    extra["load"] = load
+                    serialized = getattr(connection, "_test_serialized_contents", None)
+                    if serialized is not None:
+                        extra["serialized"] = serialized
+                settings_dict[EXTRA] = extra
+                result[alias] = settings_dict
         return result
 
     def database_name(self, slot: int) -> str:
-        """Return a readable name of slot's database for the first alias, for reports."""
-        owners = self.owners
-        if not owners:
+        """Return the name of slot's clone of the first database, for reports."""
+        if not self._databases:
             return ""
-        creation = connections[owners[0]].creation
-        return str(creation.get_test_db_clone_settings(str(slot))["NAME"])
+        database = self._databases[0]
+        return database.clones.get(slot) or naming.clone_name(
+            database.template, slot, self.run_token
+        )
 
     def drop_slot(self, slot: int) -> None:
-        if slot not in self._slots or self.keepdb:
+        """Drop the clones of worker ``slot`` (kept with --keepdb)."""
+        if self.keepdb:
             return
-        for alias in self.owners:
-            connections[alias].creation.destroy_test_db(
-                verbosity=0, keepdb=self.keepdb, suffix=str(slot)
-            )
-        self._slots.discard(slot)
+        for database in self._databases:
+            name = database.clones.pop(slot, None)
+            if name is not None:
+                database.cloner.drop(name)
+        self._prepared.discard(slot)
 
     def teardown(self) -> None:
-        """Drop every clone, then the test databases (both kept with --keepdb)."""
+        """Drop every clone unless --keepdb, then give every alias its real database name back.
+
+        Templates always stay: the next run reuses them.
+        """
         errors: list[BaseException] = []
-        for slot in sorted(self._slots):
+        connections.close_all()
+        for slot in sorted({slot for d in self._databases for slot in d.clones}):
             try:
                 self.drop_slot(slot)
             except Exception as exc:  # a teardown error must not hide the others
                 logger.warning("Could not drop the clones of worker %s: %s", slot, exc)
                 errors.append(exc)
-        if self.old_config is not None:
-            django_teardown_databases(
-                self.old_config, verbosity=self.verbosity, parallel=0, keepdb=self.keepdb
-            )
-            self.old_config = None
+        for alias, old_name in self._old_names.items():
+            connection = connections[alias]
+            connection.close()
+            connection.settings_dict["NAME"] = old_name
+        self._old_names.clear()
         if errors:
             raise errors[0]
 
@@ -146,15 +288,23 @@ class WorkerDatabases:
 def connect_worker(slot: int, worker_settings: WorkerSettings, restore: bool) -> None:
     """Point this worker process's connections at its own clones.
 
-    ``restore`` is true in a spawned process, whose settings still name the real databases.
+    ``restore`` is true in a spawned process, whose settings still name the real databases;
+    there the serialized contents come along with the settings too.
     """
-    for alias, settings_dict in worker_settings.items():
-        connection = connections[alias]
-        settings_dict = dict(settings_dict)
-        settings_dict.pop("_worker_slot", None)
-        serialized = settings_dict.pop("_serialized", None)
-        if restore:
-            connection.settings_dict.update(settings_dict)
-            if serialized is not None:
-                connection._test_serialized_contents = serialized
-        connection.creation.setup_worker_connection(slot)
+    for alias, given in worker_settings.items():
+        settings_dict = dict(given)
+        extra = settings_dict.pop(EXTRA, {}) or {}
+        connection: Any = connections[alias]
+        # Under fork the parent closed every connection first; a stale one must not be reused.
+        connection.close()
+        if extra.get("load"):
+            _MEMORY_KEEPERS.append(load_into_memory(extra["load"], settings_dict["NAME"]))
+        # Updated in place: threads and new connection objects read this same dict.
+        connection.settings_dict.update(settings_dict)
+        serialized = extra.get("serialized")
+        if serialized is not None and (
+            restore or not hasattr(connection, "_test_serialized_contents")
+        ):
+            connection._test_serialized_contents = serialized
+        if extra.get("debug_sql"):
+            connection.force_debug_cursor = True

@@ -1,0 +1,285 @@
+"""What every vendor's cloner does: policy in public methods, mechanism in underscore hooks.
+
+A cloner works for one alias and only ever on databases whose names
+:mod:`concurrent_test_app.naming` derived: every public method that creates, clones, renames
+or drops a database checks its names first. It opens its own connections (to the server, or
+to one named database) and never touches ``django.db.connections``, so it is safe to use from
+several threads at once.
+
+The template's bookkeeping lives in a small table inside the template itself
+(:attr:`DatabaseCloner.meta_table`): its fingerprint, the schema fingerprint taken right after
+the build, the hash of every migration file it was built from, when it was built, and whether
+the build completed. Clones copy the table, so a clone kept with ``--keepdb`` can prove which
+fingerprint it was cloned from. The table is no model's, so Django's flush and serialization
+never see it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from django.db.backends.base.base import NO_DB_ALIAS
+
+from .. import naming
+from ..exceptions import DatabaseSetupError
+from ..fingerprint import schema_fingerprint
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseCloner:
+    """Create, clone, publish, lock, inspect and drop the derived databases of one alias."""
+
+    vendor: ClassVar[str] = ""
+    # Whether the databases live on a server (False: files on this machine).
+    has_server: ClassVar[bool] = True
+    # Whether several clones of one template may be made at the same moment.
+    can_clone_concurrently: ClassVar[bool] = True
+    # Whether other sessions can block cloning or dropping, so they may need ending.
+    can_terminate_sessions: ClassVar[bool] = False
+    # Column type of the bookkeeping table's values.
+    meta_value_type: ClassVar[str] = "TEXT"
+    meta_table: ClassVar[str] = "concurrent_test_template"
+    # How long to wait for another process's build of the same template.
+    lock_timeout: ClassVar[float] = 1800.0
+    lock_poll_interval: ClassVar[float] = 0.1
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.alias: str = connection.alias
+        # A snapshot: the live settings_dict's NAME moves while templates are built.
+        self.settings_dict: dict[str, Any] = dict(connection.settings_dict)
+
+    # -- names and settings --------------------------------------------------------------
+
+    def test_database_name(self) -> str:
+        """Return the name Django would give this alias's test database."""
+        return str(self.connection.creation._get_test_db_name())
+
+    def settings_for(self, name: str) -> dict[str, Any]:
+        """Return a settings dict that connects to the derived database ``name``."""
+        naming.assert_derived(name)
+        return {**self.settings_dict, "NAME": self._physical_name(name)}
+
+    def _physical_name(self, name: str) -> str:
+        return name
+
+    # -- reading -------------------------------------------------------------------------
+
+    def server_version(self) -> str:
+        """Return the server's version, part of every fingerprint."""
+        return self._server_version()
+
+    def exists(self, name: str) -> bool:
+        """Return whether the derived database ``name`` exists."""
+        naming.assert_derived(name)
+        return self._exists(name)
+
+    def list_names(self, prefix: str) -> list[str]:
+        """Return the derived databases under ``prefix`` (one project's alias), sorted."""
+        return sorted(name for name in self._list_databases() if naming.belongs_to(name, prefix))
+
+    def in_use(self, name: str) -> bool:
+        """Return whether another session is connected to ``name``."""
+        naming.assert_derived(name)
+        return bool(self._sessions(name))
+
+    def read_meta(self, name: str) -> dict[str, str] | None:
+        """Return the bookkeeping of ``name``, or None when it has none (or cannot be read)."""
+        naming.assert_derived(name)
+        try:
+            with self._cursor(name) as cursor:
+                table = self.connection.ops.quote_name(self.meta_table)
+                cursor.execute(f"SELECT name, value FROM {table}")
+                return {str(key): str(value) for key, value in cursor.fetchall()}
+        except Exception as exc:  # a half-built database has no table, or is gone
+            logger.debug("No bookkeeping in %s: %s", name, exc)
+            return None
+
+    def write_meta(self, name: str, meta: dict[str, str]) -> None:
+        """Replace the bookkeeping of ``name`` with ``meta``."""
+        naming.assert_derived(name)
+        quote = self.connection.ops.quote_name
+        table = quote(self.meta_table)
+        with self._cursor(name) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} "
+                f"(name VARCHAR(100) PRIMARY KEY, value {self.meta_value_type})"
+            )
+            cursor.execute(f"DELETE FROM {table}")
+            for key, value in sorted(meta.items()):
+                cursor.execute(f"INSERT INTO {table} (name, value) VALUES (%s, %s)", [key, value])
+
+    def schema_fingerprint(self, name: str) -> str:
+        """Return a hash of the schema of ``name`` (its bookkeeping table left out)."""
+        naming.assert_derived(name)
+        with self._cursor(name) as cursor:
+            return schema_fingerprint(self._schema_rows(cursor))
+
+    def applied_migrations(self, name: str) -> int:
+        """Return how many migrations ``name`` records as applied."""
+        naming.assert_derived(name)
+        try:
+            with self._cursor(name) as cursor:
+                cursor.execute("SELECT COUNT(*) FROM django_migrations")
+                return int(cursor.fetchone()[0])
+        except Exception:  # a new, empty database has no django_migrations table yet
+            return 0
+
+    # -- changing ------------------------------------------------------------------------
+
+    def create(self, name: str) -> None:
+        """Create the empty database ``name`` (a template being built)."""
+        naming.assert_derived(name, kind=naming.BUILDING)
+        logger.debug("Creating %s", name)
+        self._create(name)
+
+    def clone(self, source: str, target: str) -> float:
+        """Make ``target`` a copy of the template ``source``; return the seconds it took.
+
+        ``target`` is dropped first if it exists. The source must be a published template,
+        so the real database can never be a clone source.
+        """
+        naming.assert_derived(source, kind=naming.TEMPLATE)
+        naming.assert_derived(target)
+        if source == target:
+            raise DatabaseSetupError(f"Cannot clone the database {source!r} onto itself.")
+        started = time.perf_counter()
+        if self._exists(target):
+            self.drop(target)
+        self._clone(source, target)
+        seconds = time.perf_counter() - started
+        logger.debug("Cloned %s to %s in %.3fs", source, target, seconds)
+        return seconds
+
+    def publish(self, building: str, template: str) -> None:
+        """Give the finished build ``building`` its published name ``template``."""
+        naming.assert_derived(building, kind=naming.BUILDING)
+        naming.assert_derived(template, kind=naming.TEMPLATE)
+        self.terminate_sessions(building)
+        self._rename(building, template)
+
+    def drop(self, name: str, *, force: bool = True) -> bool:
+        """Drop ``name`` if it exists; return whether it was dropped.
+
+        With ``force`` the sessions on it are ended first (it is ours and about to go); without,
+        a database somebody is connected to is left alone.
+        """
+        naming.assert_derived(name)
+        if not self._exists(name):
+            return False
+        if force:
+            self.terminate_sessions(name)
+        elif self._sessions(name):
+            logger.info("Not dropping %s: another session is using it", name)
+            return False
+        logger.debug("Dropping %s", name)
+        self._drop(name)
+        return True
+
+    def terminate_sessions(self, name: str) -> int:
+        """End the other sessions on the derived database ``name``; return how many."""
+        naming.assert_derived(name)
+        if not self.can_terminate_sessions:
+            return 0
+        sessions = self._sessions(name)
+        for session in sessions:
+            self._terminate(session)
+        if sessions:
+            logger.info("Ended %d session(s) on %s", len(sessions), name)
+        return len(sessions)
+
+    @contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Hold the lock named ``key`` (one project's alias) across processes and hosts."""
+        started = time.monotonic()
+        warned = False
+        with self._lock_session(key) as session:
+            while not self._try_lock(session, key):
+                waited = time.monotonic() - started
+                if waited > self.lock_timeout:
+                    raise DatabaseSetupError(
+                        f"Waited {waited:.0f}s for another process building the template "
+                        f"{key!r}; stop it or drop the lock holder's session, then retry."
+                    )
+                if not warned:
+                    logger.info("Waiting for another process to finish building %s", key)
+                    warned = True
+                time.sleep(self.lock_poll_interval)
+            try:
+                yield
+            finally:
+                self._unlock(session, key)
+
+    def try_lock(self, key: str) -> bool:
+        """Return whether nobody holds the lock ``key`` right now (taking and releasing it)."""
+        with self._lock_session(key) as session:
+            if not self._try_lock(session, key):
+                return False
+            self._unlock(session, key)
+            return True
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _wrapper(self, name: str | None) -> Any:
+        """Return a new, unconnected DatabaseWrapper for ``name`` (None: the server)."""
+        if name is None:
+            return self.connection.__class__({**self.settings_dict, "NAME": None}, NO_DB_ALIAS)
+        return self.connection.__class__(self.settings_for(name), self.alias)
+
+    @contextmanager
+    def _cursor(self, name: str | None) -> Iterator[Any]:
+        """Yield a cursor on a connection of its own to ``name`` (None: the server)."""
+        wrapper = self._wrapper(name)
+        try:
+            with wrapper.cursor() as cursor:
+                yield cursor
+        finally:
+            wrapper.close()
+
+    # -- hooks: the vendor mechanism ---------------------------------------------------------
+
+    def _server_version(self) -> str:
+        raise NotImplementedError
+
+    def _exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def _list_databases(self) -> list[str]:
+        raise NotImplementedError
+
+    def _create(self, name: str) -> None:
+        raise NotImplementedError
+
+    def _clone(self, source: str, target: str) -> None:
+        raise NotImplementedError
+
+    def _rename(self, source: str, target: str) -> None:
+        raise NotImplementedError
+
+    def _drop(self, name: str) -> None:
+        raise NotImplementedError
+
+    def _schema_rows(self, cursor: Any) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _sessions(self, name: str) -> list[Any]:
+        return []
+
+    def _terminate(self, session: Any) -> None:
+        return None
+
+    @contextmanager
+    def _lock_session(self, key: str) -> Iterator[Any]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _try_lock(self, session: Any, key: str) -> bool:
+        raise NotImplementedError
+
+    def _unlock(self, session: Any, key: str) -> None:
+        raise NotImplementedError

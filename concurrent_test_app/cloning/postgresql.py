@@ -1,0 +1,139 @@
+"""PostgreSQL: clones are ``CREATE DATABASE .. TEMPLATE ..``; the lock is an advisory lock."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from .. import naming
+from .base import DatabaseCloner
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATE 55006 object_in_use: "source database ... is being accessed by other users".
+OBJECT_IN_USE = "55006"
+
+
+def _pgcode(exc: BaseException) -> str | None:
+    for error in (exc, exc.__cause__):
+        code = getattr(error, "pgcode", None) or getattr(error, "sqlstate", None)
+        if code:
+            return str(code)
+    return None
+
+
+class PostgreSQLCloner(DatabaseCloner):
+    vendor = "postgresql"
+    can_terminate_sessions = True
+    # A clone blocked by a stray session is retried this often before the session is ended.
+    clone_retries: ClassVar[int] = 8
+    clone_backoff: ClassVar[float] = 0.05
+
+    def _quote(self, name: str) -> str:
+        return str(self.connection.ops.quote_name(name))
+
+    def _server_version(self) -> str:
+        with self._cursor(None) as cursor:
+            cursor.execute("SHOW server_version_num")
+            return str(cursor.fetchone()[0])
+
+    def _exists(self, name: str) -> bool:
+        with self._cursor(None) as cursor:
+            cursor.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", [name])
+            return cursor.fetchone() is not None
+
+    def _list_databases(self) -> list[str]:
+        with self._cursor(None) as cursor:
+            cursor.execute("SELECT datname FROM pg_catalog.pg_database")
+            return [str(row[0]) for row in cursor.fetchall()]
+
+    def _create(self, name: str) -> None:
+        # The same suffix Django's own test database gets (TEST CHARSET and TEMPLATE).
+        suffix = self.connection.creation.sql_table_creation_suffix()
+        with self._cursor(None) as cursor:
+            cursor.execute(f"CREATE DATABASE {self._quote(name)} {suffix}")
+
+    def _clone(self, source: str, target: str) -> None:
+        sql = f"CREATE DATABASE {self._quote(target)} WITH TEMPLATE {self._quote(source)}"
+        delay = self.clone_backoff
+        with self._cursor(None) as cursor:
+            for attempt in range(self.clone_retries + 1):
+                try:
+                    cursor.execute(sql)
+                    return
+                except Exception as exc:
+                    if _pgcode(exc) != OBJECT_IN_USE or attempt == self.clone_retries:
+                        raise
+                    # Another session sits on the template: usually a run's parent finishing
+                    # its checks, gone in a moment. Wait; halfway through, end stray sessions,
+                    # but only while no build holds the template's lock.
+                    if attempt == self.clone_retries // 2:
+                        self._end_stray_sessions(source)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+
+    def _end_stray_sessions(self, template: str) -> None:
+        key = naming.assert_derived(template).prefix
+        if self.try_lock(key):
+            self.terminate_sessions(template)
+
+    def _rename(self, source: str, target: str) -> None:
+        with self._cursor(None) as cursor:
+            cursor.execute(f"ALTER DATABASE {self._quote(source)} RENAME TO {self._quote(target)}")
+
+    def _drop(self, name: str) -> None:
+        with self._cursor(None) as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {self._quote(name)}")
+
+    def _sessions(self, name: str) -> list[Any]:
+        with self._cursor(None) as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_catalog.pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def _terminate(self, session: Any) -> None:
+        with self._cursor(None) as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [session])
+        # pg_terminate_backend only signals; the backend leaves within milliseconds.
+        for _ in range(50):
+            with self._cursor(None) as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM pg_catalog.pg_stat_activity WHERE pid = %s", [session]
+                )
+                if cursor.fetchone() is None:
+                    return
+            time.sleep(0.02)
+
+    def _schema_rows(self, cursor: Any) -> list[tuple[Any, ...]]:
+        cursor.execute(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default, "
+            "character_maximum_length, numeric_precision, numeric_scale, is_identity "
+            "FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name <> %s "
+            "ORDER BY table_name, column_name",
+            [self.meta_table],
+        )
+        return list(cursor.fetchall())
+
+    @contextmanager
+    def _lock_session(self, key: str) -> Iterator[Any]:
+        with self._cursor(None) as cursor:
+            yield cursor
+
+    @staticmethod
+    def _lock_id(key: str) -> int:
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+    def _try_lock(self, session: Any, key: str) -> bool:
+        session.execute("SELECT pg_try_advisory_lock(%s)", [self._lock_id(key)])
+        return bool(session.fetchone()[0])
+
+    def _unlock(self, session: Any, key: str) -> None:
+        session.execute("SELECT pg_advisory_unlock(%s)", [self._lock_id(key)])

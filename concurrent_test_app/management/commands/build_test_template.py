@@ -1,0 +1,82 @@
+"""``manage.py build_test_template``: build or reuse, check, or prune the template databases.
+
+Exit status: 0 on success (with ``--check``: every template is current); 1 with ``--check``
+when a template is missing, stale, incomplete or altered; 2 on bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from concurrent_test_app.conf import app_settings
+from concurrent_test_app.exceptions import ConcurrentTestError
+from concurrent_test_app.template import TemplateBuilder, migration_drift_warning, template_aliases
+
+
+class Command(BaseCommand):
+    help = (
+        "Build (or reuse) the template test database of each alias, named after a "
+        "fingerprint of its migrations and settings."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--database", default=None, help="Only this alias (default: every alias)."
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="Rebuild from scratch even when current."
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Change nothing; exit 0 when every template is current, 1 otherwise.",
+        )
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="Drop this project's templates and clones of other fingerprints "
+            "(CONCURRENT_TEST_TEMPLATES_TO_KEEP newest are kept).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["check"] and (options["force"] or options["prune"]):
+            raise CommandError(
+                "--check changes nothing, so it cannot be combined with --force or --prune; "
+                "run them separately.",
+                returncode=2,
+            )
+        try:
+            self._run(options)
+        except ConcurrentTestError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+
+    def _run(self, options: Any) -> None:
+        verbosity = int(options["verbosity"])
+        warning = migration_drift_warning()
+        if warning:
+            self.stderr.write(f"Warning: {warning}")
+        stale = False
+        for alias in template_aliases(options["database"]):
+            builder = TemplateBuilder(alias, verbosity=verbosity, log=self.stdout.write)
+            if options["check"]:
+                status = builder.status()
+                stale = stale or not status.current
+                self.stdout.write(
+                    f"{alias}: {status.name} fingerprint {status.fingerprint} {status.reason}"
+                )
+                continue
+            result = builder.ensure(force=options["force"])
+            action = "reused" if result.reused else result.mode
+            detail = "" if result.reused else f", {result.applied} migrations applied"
+            self.stdout.write(
+                f"{alias}: {result.name} fingerprint {result.fingerprint} "
+                f"{action} in {result.seconds:.2f}s{detail}"
+            )
+            if options["prune"]:
+                for name in builder.prune(app_settings.templates_to_keep):
+                    self.stdout.write(f"{alias}: dropped {name}")
+        if stale:
+            sys.exit(1)

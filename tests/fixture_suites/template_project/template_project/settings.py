@@ -1,0 +1,29 @@
+"""Settings of the template fixture project: one database alias read from DATABASE_URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+SECRET_KEY = "template-not-secret"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "template_project.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = ["concurrent_test_app", "shelf"]
+MIDDLEWARE: list[str] = []
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'template.sqlite3'}"),
+}
+if env.bool("TEMPLATE_MIRROR", default=False):
+    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+
+PROJECT_NAME = env("PROJECT_NAME", default=None)
+CONCURRENT_TEST_TEMPLATES_TO_KEEP = env.int("TEMPLATES_TO_KEEP", default=3)
