@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
+	$(MANAGE) migrate --verbosity 0
 	$(MANAGE) build_test_template
 	$(MANAGE) concurrent_test --workers auto --json-report ../reports/demo.json
 

@@ -15,6 +15,7 @@ import multiprocessing
 import sys
 import time
 import unittest
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.db import connections
 from django.test.runner import DiscoverRunner
 
 from . import history, logs, reporting
+from .checks import unsupported_engines
 from .conf import app_settings
 from .databases import WorkerDatabases
 from .exceptions import ConfigurationError, DatabaseSetupError
@@ -35,7 +37,6 @@ from .worker import WorkerSpec
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_VENDORS = ("postgresql", "mysql", "sqlite")
 EXIT_GLOBAL_TIMEOUT = 3
 EXIT_BY_SIGNAL = {2: 130, 15: 143}
 
@@ -298,17 +299,16 @@ class ConcurrentTestRunner(DiscoverRunner):
     # -- configuration -------------------------------------------------------------------
 
     def check_configuration(self) -> None:
-        """Refuse bad settings, environment and unsupported engines before anything starts."""
-        app_settings.check_worker_bounds()
-        for alias in connections:
-            vendor = connections[alias].vendor
-            if vendor not in SUPPORTED_VENDORS:
-                raise ConfigurationError(
-                    f"DATABASES[{alias!r}] uses the {vendor!r} engine, which concurrent_test "
-                    "does not support; use PostgreSQL, MySQL/MariaDB or SQLite."
-                )
+        """Refuse bad settings and environment variables before anything starts."""
+        app_settings.validate()
         if self.timings_file is not None and self.timings_file.exists():
             history.read_timings_file(self.timings_file)
+
+    def check_engines(self, aliases: Iterable[str]) -> None:
+        """Refuse a database engine the suite needs but the app cannot clone."""
+        problems = unsupported_engines(aliases)
+        if problems:
+            raise ConfigurationError(problems[0])
 
     def resolve_timeouts(self) -> tuple[float | None, float | None, float | None]:
         """Return the per-test, per-worker and global limits (flags beat environment)."""
@@ -371,6 +371,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         tests = [test for group in groups for test in group]
         suite = ConcurrentSuite(self, tests)
         databases: dict[str, bool] = self.get_databases(suite)  # type: ignore[assignment]
+        self.check_engines(databases)
         decision = decide_workers(
             self.requested_workers,
             len(units),
@@ -401,6 +402,9 @@ class ConcurrentTestRunner(DiscoverRunner):
             try:
                 with self.time_keeper.timed("Total database teardown"):
                     self._databases.teardown()
+                # Names now point at the real databases again; drop any connection still open
+                # on a test database (SQLite ignores close() while its name is in-memory).
+                connections.close_all()
             except Exception:
                 if not run_failed:
                     raise
