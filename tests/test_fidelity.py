@@ -29,6 +29,15 @@ RECORDING_RUNNER = "--testrunner=fidelity_project.serial_runner.RecordingRunner"
 # kept short because the app shortens long names, and the token must survive that.
 TOKEN = f"fid{secrets.token_hex(2)}"
 
+OUTCOMES = (
+    "passed",
+    "failed",
+    "error",
+    "skipped",
+    "expected_failure",
+    "unexpected_success",
+    "not_run",
+)
 SUMMARY_KEYS = (
     "tests_run",
     "passed",
@@ -222,7 +231,11 @@ def run_serial(env: dict[str, str], record: Path, *options: str) -> SuiteRun:
 
 
 def run_concurrent(env: dict[str, str], report: Path, *options: str) -> SuiteRun:
-    """Run the fixture suite with ``concurrent_test --workers 2`` and read its JSON report."""
+    """Run the fixture suite with ``concurrent_test --workers 2`` and read its JSON report.
+
+    ``--no-history``: the fixture's real databases are never migrated, and timing history has
+    no say in a verdict.
+    """
     args = (
         "concurrent_test",
         "--noinput",
@@ -295,6 +308,23 @@ def mismatches(serial: SuiteRun, concurrent: SuiteRun) -> list[str]:
         )
 
     problems.extend(message_mismatches(serial, concurrent))
+    problems.extend(entry_shape_problems(concurrent))
+    return problems
+
+
+def entry_shape_problems(concurrent: SuiteRun) -> list[str]:
+    """Return the report entries that lack a field of the documented shape."""
+    problems = []
+    for entry in concurrent.tests:
+        shape = {
+            "outcome": entry.get("outcome") in OUTCOMES,
+            "duration": isinstance(entry.get("duration"), (int, float)) and entry["duration"] >= 0,
+            "worker": entry.get("worker") is None or entry["worker"] in (1, 2),
+            "message": isinstance(entry.get("message"), str),
+        }
+        bad = [name for name, ok in shape.items() if not ok]
+        if bad:
+            problems.append(f"{entry.get('id')}: bad {', '.join(bad)} in report entry {entry}")
     return problems
 
 
@@ -423,6 +453,16 @@ def test_concurrent_verdict_matches_serial(
     serial = serial_run(serial_cache, vendor, variant, env, tmp_path)
     assert serial.tests and serial.ran, serial.describe()
     concurrent = run_concurrent(env, tmp_path / "concurrent.json", *VARIANTS[variant])
+    problems = mismatches(serial, concurrent)
+    assert not problems, report(problems, serial, concurrent)
+
+
+def test_spawned_workers_give_the_same_verdict(
+    vendor: str, env: dict[str, str], tmp_path: Path, serial_cache: dict[Any, SuiteRun]
+) -> None:
+    serial = serial_run(serial_cache, vendor, "all", env, tmp_path)
+    assert serial.tests and serial.ran, serial.describe()
+    concurrent = run_concurrent(env, tmp_path / "concurrent.json", "--start-method", "spawn")
     problems = mismatches(serial, concurrent)
     assert not problems, report(problems, serial, concurrent)
 
