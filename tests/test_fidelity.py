@@ -467,6 +467,36 @@ def test_spawned_workers_give_the_same_verdict(
     assert not problems, report(problems, serial, concurrent)
 
 
+# Timing history that makes the TransactionTestCase units look longest, so that the default
+# scheduler (longest expected first) hands them out before every TestCase.
+TRANSACTION_TESTS_FIRST = {
+    "version": 1,
+    "units": {
+        "library.tests.test_database.BookTransactionTests": 100.0,
+        "ledger.tests.test_live_server.BookLiveServerTests": 90.0,
+        "library.tests.test_database.SerializedRollbackTests": 80.0,
+    },
+}
+
+
+def test_unit_order_from_history_does_not_change_the_verdict(
+    vendor: str, env: dict[str, str], tmp_path: Path, serial_cache: dict[Any, SuiteRun]
+) -> None:
+    """A TransactionTestCase's flush must never reach a TestCase that runs after it.
+
+    Serial Django runs every TestCase before any TransactionTestCase, so a TestCase always
+    sees the rows data migrations made. Whatever order the scheduler picks, the verdict must
+    stay the same.
+    """
+    serial = serial_run(serial_cache, vendor, "all", env, tmp_path)
+    assert serial.tests and serial.ran, serial.describe()
+    timings = tmp_path / "timings.json"
+    timings.write_text(json.dumps(TRANSACTION_TESTS_FIRST))
+    concurrent = run_concurrent(env, tmp_path / "concurrent.json", "--timings-file", str(timings))
+    problems = mismatches(serial, concurrent)
+    assert not problems, report(problems, serial, concurrent)
+
+
 def test_failfast_exits_1(vendor: str, env: dict[str, str], tmp_path: Path) -> None:
     serial = run_serial(env, tmp_path / "serial.json", "--failfast")
     assert serial.returncode == 1, serial.describe()
