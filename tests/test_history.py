@@ -1,0 +1,610 @@
+"""Timing history: recording runs, expected durations, the timings file and its merge."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import override_settings
+
+from concurrent_test_app import history
+from concurrent_test_app.exceptions import ConfigurationError
+from concurrent_test_app.history import (
+    class_of,
+    git_revision,
+    load_expected,
+    merge_timings_files,
+    read_timings_file,
+    record_run,
+    test_duration_p95,
+    worker_memory_p90,
+    write_timings_file,
+)
+from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat
+from concurrent_test_app.results import (
+    CaseRecord,
+    RunReport,
+    TemplateRecord,
+    UnitRecord,
+    WorkerRecord,
+)
+
+START = 1_790_000_000.0  # a fixed moment, so runs sort the way they were made
+SUMMARY_KEYS = {
+    "passed": "passed",
+    "failed": "failures",
+    "error": "errors",
+    "skipped": "skipped",
+    "expected_failure": "expected_failures",
+    "unexpected_success": "unexpected_successes",
+    "not_run": "not_run",
+}
+
+
+def make_report(
+    units: dict[str, float],
+    *,
+    outcomes: dict[str, str] | None = None,
+    tests_per_unit: int = 2,
+    setup: float = 0.1,
+    started_at: float = START,
+    workers: int = 2,
+    exit_status: int = 0,
+    memory_mb: Sequence[float] = (120.0, 140.0),
+    shard: str | None = None,
+) -> RunReport:
+    """Return a run's report: ``units`` maps a unit key to its seconds (set-up included).
+
+    Units go to workers in turn and run back to back; each unit's tests share what is left
+    after its set-up. ``outcomes`` maps a test id to an outcome other than "passed".
+    """
+    outcomes = outcomes or {}
+    tests: list[CaseRecord] = []
+    unit_records: list[UnitRecord] = []
+    lanes: dict[int, list[tuple[str, float, float]]] = {slot: [] for slot in range(1, workers + 1)}
+    clock = dict.fromkeys(lanes, 0.0)
+    for index, (key, seconds) in enumerate(units.items()):
+        slot = index % workers + 1
+        unit_records.append(UnitRecord(key, slot, seconds, setup))
+        lanes[slot].append((key, clock[slot], clock[slot] + seconds))
+        clock[slot] += seconds
+        for number in range(tests_per_unit):
+            test_id = f"{key}.test_{number}"
+            outcome = outcomes.get(test_id, "passed")
+            message = "" if outcome == "passed" else f"Traceback: {outcome}"
+            duration = (seconds - setup) / tests_per_unit
+            tests.append(CaseRecord(test_id, outcome, duration, slot, message, key))
+    counts = dict.fromkeys(SUMMARY_KEYS.values(), 0)
+    for record in tests:
+        counts[SUMMARY_KEYS[record.outcome]] += 1
+    wall = max(clock.values(), default=0.0) + 0.5
+    summary = {
+        "tests_run": sum(1 for t in tests if t.outcome != "not_run"),
+        **counts,
+        "wall_seconds": wall,
+        "workers": workers,
+        "successful": not (counts["failures"] or counts["errors"]),
+    }
+    return RunReport(
+        summary=summary,
+        tests=tests,
+        workers=[
+            WorkerRecord(
+                slot=slot,
+                database=f"test_db_{slot}",
+                tests=sum(1 for t in tests if t.worker == slot),
+                units=len(lanes[slot]),
+                busy_seconds=clock[slot],
+                memory_peak_mb=memory_mb[(slot - 1) % len(memory_mb)],
+                timeline=lanes[slot],
+            )
+            for slot in lanes
+        ],
+        templates=[TemplateRecord("default", "tpl_abc", "abc123", True, 0.2)],
+        units=unit_records,
+        started_at=started_at,
+        finished_at=started_at + wall,
+        shard=shard,
+        vendor="sqlite",
+        exit_status=exit_status,
+    )
+
+
+def record_many(reports: Iterable[RunReport]) -> None:
+    for report in reports:
+        assert record_run(report) is True
+
+
+def one_sentence(message: str) -> bool:
+    return message.endswith(".") and "\n" not in message
+
+
+# -- recording ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_record_run_stores_the_run_its_tests_units_and_workers() -> None:
+    report = make_report(
+        {"app.tests.A": 2.0, "app.tests.B": 1.0, "app.tests.C": 0.5},
+        outcomes={"app.tests.B.test_1": "failed", "app.tests.C.test_0": "skipped"},
+        exit_status=1,
+        shard="2/3",
+    )
+    assert record_run(report) is True
+
+    run = Run.objects.get()
+    assert run.outcome == Run.Outcome.FAILED
+    assert (run.tests_run, run.passed, run.failures, run.skipped) == (6, 4, 1, 1)
+    assert run.shard == "2/3"
+    assert run.vendor == "sqlite"
+    assert run.template_fingerprint == "abc123"
+    assert run.workers == 2
+    assert run.finished_at > run.started_at
+    assert run.started_at.timestamp() == pytest.approx(START)
+    # The project's own checkout: the run knows its commit.
+    assert re.fullmatch(r"[0-9a-f]{40}", run.git_commit)
+    assert run.host
+
+    assert CaseResult.objects.filter(run=run).count() == 6
+    failed = CaseResult.objects.get(case__test_id="app.tests.B.test_1")
+    assert (failed.outcome, failed.worker, failed.message) == ("failed", 2, "Traceback: failed")
+    unit = UnitTiming.objects.get(run=run, key="app.tests.A")
+    assert (unit.seconds, unit.setup_seconds, unit.tests, unit.worker) == (2.0, 0.1, 2, 1)
+    workers = list(WorkerStat.objects.filter(run=run))
+    assert [w.slot for w in workers] == [1, 2]
+    assert workers[0].timeline == [["app.tests.A", 0.0, 2.0], ["app.tests.C", 2.0, 2.5]]
+    assert workers[1].memory_peak_mb == 140.0
+
+    case = Case.objects.get(test_id="app.tests.A.test_0")
+    assert case.class_name == "app.tests.A"
+    assert case.unit == "app.tests.A"
+    assert case.latest_outcome == "passed"
+    assert case.last_run == run
+
+
+@pytest.mark.django_db
+def test_a_second_run_reuses_the_tests_and_updates_their_latest_values() -> None:
+    record_run(make_report({"app.tests.A": 1.0}))
+    record_run(make_report({"app.tests.A": 3.0}, started_at=START + 60))
+    assert Case.objects.count() == 2
+    case = Case.objects.get(test_id="app.tests.A.test_0")
+    assert case.latest_duration == pytest.approx(1.45)
+    assert case.results.count() == 2
+    assert case.last_run == Run.objects.order_by("-started_at").first()
+
+
+@pytest.mark.parametrize(
+    ("exit_status", "successful", "outcome"),
+    [
+        (0, True, "passed"),
+        (1, False, "failed"),
+        (3, False, "timed_out"),
+        (130, False, "interrupted"),
+        (143, True, "interrupted"),
+    ],
+)
+def test_run_outcome(exit_status: int, successful: bool, outcome: str) -> None:
+    report = make_report({"a.A": 1.0}, exit_status=exit_status)
+    report.summary["successful"] = successful
+    assert history.run_outcome(report) == outcome
+
+
+@pytest.mark.django_db
+def test_flaky_when_a_test_passed_and_failed_within_the_window() -> None:
+    plan = ["passed", "passed", "failed", "passed"]
+    for number, outcome in enumerate(plan):
+        record_run(
+            make_report(
+                {"app.tests.A": 1.0},
+                outcomes={"app.tests.A.test_0": outcome, "app.tests.A.test_1": "skipped"},
+                started_at=START + number,
+            )
+        )
+    assert Case.objects.get(test_id="app.tests.A.test_0").flaky is True
+    # Skipped every time: nothing changed.
+    assert Case.objects.get(test_id="app.tests.A.test_1").flaky is False
+
+    # Once the failure is older than the window, the test is steady again.
+    for number in range(history.FLAKY_WINDOW):
+        record_run(make_report({"app.tests.A": 1.0}, started_at=START + 10 + number))
+    assert Case.objects.get(test_id="app.tests.A.test_0").flaky is False
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "flaky"),
+    [
+        (["passed", "passed"], False),
+        (["failed", "error"], False),
+        (["passed", "skipped", "not_run"], False),
+        (["passed", "error"], True),
+        (["expected_failure", "unexpected_success"], True),
+    ],
+)
+def test_is_flaky(outcomes: list[str], flaky: bool) -> None:
+    assert history.is_flaky(outcomes) is flaky
+
+
+@pytest.mark.django_db
+def test_a_requeued_unit_adds_up_and_never_counts_less_than_its_tests() -> None:
+    report = make_report({"app.tests.A": 2.0})
+    # The worker died under the unit: its rest ran elsewhere, a second record of the same key.
+    report.units.append(UnitRecord("app.tests.A", 2, 1.0, 0.0))
+    # A runner that counted set-up apart from the unit's seconds still gets the sum.
+    report.units.append(UnitRecord("app.tests.B", 1, 0.2, 0.5))
+    report.tests.append(CaseRecord("app.tests.B.test_0", "passed", 0.3, 1, "", "app.tests.B"))
+    totals = history.unit_totals(report)
+    assert totals["app.tests.A"]["seconds"] == pytest.approx(3.0)
+    assert totals["app.tests.B"]["seconds"] == pytest.approx(0.8)
+    record_run(report)
+    assert UnitTiming.objects.get(key="app.tests.A").seconds == pytest.approx(3.0)
+
+
+@pytest.mark.django_db
+def test_missing_tables_warn_once_and_record_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    history._warned_missing.clear()
+    with connection.cursor() as cursor:
+        # SQLite's DDL is transactional: the test's rollback brings the table back.
+        cursor.execute(f"DROP TABLE {WorkerStat._meta.db_table}")
+    with caplog.at_level(logging.WARNING, logger="concurrent_test_app.history"):
+        assert record_run(make_report({"a.A": 1.0})) is False
+        assert record_run(make_report({"a.A": 1.0})) is False
+    warnings = [r.getMessage() for r in caplog.records if "migrate" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "run `manage.py migrate` to enable timing history" in warnings[0]
+    assert load_expected(["a.A"]) == {}
+    assert worker_memory_p90() is None
+    assert test_duration_p95(["a.A.test_0"]) == {}
+
+
+@pytest.mark.django_db
+def test_an_unknown_history_alias_is_named() -> None:
+    with override_settings(CONCURRENT_TEST_HISTORY_DATABASE="history"):
+        with pytest.raises(ConfigurationError) as caught:
+            load_expected(["a.A"])
+        assert record_run(make_report({"a.A": 1.0})) is False
+    message = str(caught.value)
+    assert "CONCURRENT_TEST_HISTORY_DATABASE" in message and "'default'" in message
+    assert one_sentence(message)
+
+
+@pytest.mark.django_db
+@override_settings(USE_TZ=False)
+def test_records_naive_local_times_when_use_tz_is_off() -> None:
+    assert record_run(make_report({"a.A": 1.0})) is True
+    run = Run.objects.get()
+    assert run.started_at.tzinfo is None
+    assert run.started_at.timestamp() == pytest.approx(START)
+
+
+def test_git_revision_without_a_repository_or_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commit, branch = git_revision()
+    assert re.fullmatch(r"[0-9a-f]{40}", commit)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert git_revision() == ("", "")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert git_revision() == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("test_id", "expected"),
+    [
+        ("app.tests.A.test_x", "app.tests.A"),
+        ("app.tests.A.test_x (i=1)", "app.tests.A"),
+        ("app.tests.A.test_x [label] (i=1)", "app.tests.A"),
+        ("setUpClass (app.tests.A)", "app.tests.A"),
+        ("tearDownModule (app.tests)", "app.tests"),
+        ("unittest.loader._FailedTest.app.tests", "unittest.loader._FailedTest.app"),
+    ],
+)
+def test_class_of(test_id: str, expected: str) -> None:
+    assert class_of(test_id) == expected
+
+
+# -- expected durations ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_expected_is_a_moving_average_that_favours_recent_runs() -> None:
+    for number, seconds in enumerate([1.0, 1.0, 4.0]):
+        record_run(
+            make_report({"app.tests.A": seconds, "app.tests.B": 2.0}, started_at=START + number)
+        )
+    expected = load_expected(["app.tests.A", "app.tests.B", "app.tests.New"])
+    # Newest weighs half: 0.5 * 4 + 0.25 * 1 + 0.25 * 1; the plain mean would be 2.0.
+    assert expected == {"app.tests.A": pytest.approx(2.5), "app.tests.B": pytest.approx(2.0)}
+
+
+@pytest.mark.django_db
+def test_expected_looks_only_at_recent_runs() -> None:
+    record_run(make_report({"app.tests.A": 100.0}))
+    for number in range(history.HISTORY_WINDOW):
+        record_run(make_report({"app.tests.A": 1.0}, started_at=START + 1 + number))
+    assert load_expected(["app.tests.A"]) == {"app.tests.A": pytest.approx(1.0)}
+
+
+@pytest.mark.django_db
+def test_expected_fills_units_the_database_never_saw_from_the_timings_file(
+    tmp_path: Path,
+) -> None:
+    record_run(make_report({"app.tests.A": 2.0}))
+    timings = tmp_path / "timings.json"
+    timings.write_text(
+        json.dumps({"version": 1, "units": {"app.tests.A": 9.0, "app.tests.B": 3.0}})
+    )
+    expected = load_expected(["app.tests.A", "app.tests.B", "app.tests.C"], timings_file=timings)
+    assert expected == {"app.tests.A": 2.0, "app.tests.B": 3.0}
+
+
+@pytest.mark.django_db
+def test_expected_without_any_history_is_empty(tmp_path: Path) -> None:
+    assert load_expected(["a.A"]) == {}
+    assert load_expected(["a.A"], timings_file=tmp_path / "not-yet.json") == {}
+    assert load_expected([]) == {}
+
+
+@pytest.mark.django_db
+def test_worker_memory_p90_and_test_duration_p95() -> None:
+    assert worker_memory_p90() is None
+    peaks = [(100.0, 110.0), (120.0, 130.0), (140.0, 150.0), (160.0, 170.0), (180.0, 900.0)]
+    for number, memory in enumerate(peaks):
+        outcomes = {"a.A.test_1": "error"} if number == 4 else {}
+        record_run(
+            make_report(
+                {"a.A": 1.0 + number, "b.B": 0.5},
+                memory_mb=memory,
+                started_at=START + number,
+                outcomes=outcomes,
+            )
+        )
+    # Nearest rank over ten peaks: the ninth smallest.
+    assert worker_memory_p90() == 180.0
+    p95 = test_duration_p95(["a.A.test_0", "a.A.test_1", "b.B.test_0", "nobody.test"])
+    assert p95["a.A.test_0"] == pytest.approx((5.0 - 0.1) / 2)
+    # The erroring run (a timeout, say) says nothing about the usual duration.
+    assert p95["a.A.test_1"] == pytest.approx((4.0 - 0.1) / 2)
+    assert p95["b.B.test_0"] == pytest.approx(0.2)
+    assert "nobody.test" not in p95
+
+
+# -- the timings file --------------------------------------------------------------------------
+
+
+def test_timings_file_round_trip_keeps_units_not_run(tmp_path: Path) -> None:
+    path = tmp_path / "ci" / "timings.json"
+    write_timings_file(make_report({"a.A": 2.0, "b.B": 1.0}, started_at=START), path)
+    write_timings_file(make_report({"a.A": 4.0}, started_at=START + 100), path)
+    units = read_timings_file(path)["units"]
+    assert units["a.A"]["seconds"] == pytest.approx(3.0)
+    assert units["a.A"]["runs"] == 2
+    assert units["a.A"]["setup_seconds"] == pytest.approx(0.1)
+    assert units["b.B"] == {
+        "seconds": 1.0,
+        "setup_seconds": 0.1,
+        "runs": 1,
+        "updated_at": pytest.approx(START + 2.5),
+    }
+    assert units["a.A"]["updated_at"] > units["b.B"]["updated_at"]
+    assert list(tmp_path.joinpath("ci").iterdir()) == [path]
+
+
+def test_missing_timings_file_is_empty_history(tmp_path: Path) -> None:
+    assert read_timings_file(tmp_path / "absent.json") == {"version": 1, "units": {}}
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("{not json", "cannot be read as JSON"),
+        ("[1, 2]", "is not a timings file"),
+        ('{"units": {"a.A": -1}}', "no valid number"),
+        ('{"units": {"a.A": {"seconds": "slow"}}}', "no valid number"),
+        ('{"version": 99, "units": {}}', "newer than this app reads"),
+    ],
+)
+def test_bad_timings_file_is_a_configuration_error(
+    tmp_path: Path, content: str, fragment: str
+) -> None:
+    path = tmp_path / "timings.json"
+    path.write_text(content)
+    with pytest.raises(ConfigurationError) as caught:
+        read_timings_file(path)
+    message = str(caught.value)
+    assert fragment in message
+    assert "--timings-file or settings.TEST_TIMINGS_FILE" in message
+    assert one_sentence(message)
+
+
+def test_a_directory_is_not_a_timings_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        read_timings_file(tmp_path)
+
+
+def test_writing_over_a_broken_timings_file_replaces_it(tmp_path: Path) -> None:
+    path = tmp_path / "timings.json"
+    path.write_text("{broken")
+    write_timings_file(make_report({"a.A": 2.0}), path)
+    assert read_timings_file(path)["units"]["a.A"]["seconds"] == 2.0
+
+
+def test_merge_takes_each_units_newest_entry(tmp_path: Path) -> None:
+    # Both shards started from the same file and each updated the units it ran.
+    base = tmp_path / "base.json"
+    write_timings_file(make_report({"a.A": 1.0, "b.B": 1.0, "c.C": 1.0}), base)
+    shard1, shard2 = tmp_path / "shard1.json", tmp_path / "shard2.json"
+    shard1.write_bytes(base.read_bytes())
+    shard2.write_bytes(base.read_bytes())
+    write_timings_file(make_report({"a.A": 3.0}, started_at=START + 100), shard1)
+    write_timings_file(make_report({"b.B": 5.0}, started_at=START + 100), shard2)
+
+    out = tmp_path / "merged.json"
+    merged = merge_timings_files([shard1, shard2], out)
+
+    units = read_timings_file(out)["units"]
+    assert merged["units"] == units
+    assert {key: entry["seconds"] for key, entry in units.items()} == {
+        "a.A": 2.0,
+        "b.B": 3.0,
+        "c.C": 1.0,
+    }
+
+
+def test_merge_refuses_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        merge_timings_files([tmp_path / "absent.json"], tmp_path / "out.json")
+
+
+def test_merge_command(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    write_timings_file(make_report({"a.A": 1.0}), one)
+    write_timings_file(make_report({"b.B": 2.0}), two)
+    out = tmp_path / "all.json"
+    stdout = StringIO()
+    call_command("merge_test_timings", str(one), str(two), "--output", str(out), stdout=stdout)
+    assert "Merged 2 timings files (2 units)" in stdout.getvalue()
+    assert set(read_timings_file(out)["units"]) == {"a.A", "b.B"}
+
+
+def test_merge_command_errors_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("nope")
+    with pytest.raises(CommandError) as caught:
+        call_command("merge_test_timings", str(bad), "-o", str(tmp_path / "out.json"))
+    assert caught.value.returncode == 2
+    assert "merge_test_timings" in str(caught.value)
+    with pytest.raises(CommandError, match="--output PATH or set settings.TEST_TIMINGS_FILE"):
+        call_command("merge_test_timings", str(bad))
+
+
+def test_merge_command_writes_to_the_setting_by_default(tmp_path: Path) -> None:
+    one = tmp_path / "one.json"
+    write_timings_file(make_report({"a.A": 1.0}), one)
+    target = tmp_path / "settings-timings.json"
+    with override_settings(TEST_TIMINGS_FILE=str(target)):
+        call_command("merge_test_timings", str(one), verbosity=0)
+    assert set(read_timings_file(target)["units"]) == {"a.A"}
+
+
+# -- on every vendor, in a real project ----------------------------------------------------------
+
+SKEWED = Path(__file__).resolve().parent / "fixture_suites" / "skewed"
+
+PROBE = """
+import json, os, pickle
+from concurrent_test_app import history
+reports = pickle.load(open(os.environ["HISTORY_PROBE_REPORTS"], "rb"))
+recorded = [history.record_run(report) for report in reports]
+from concurrent_test_app.models import Case
+tables = history.history_tables_exist("default")
+print(json.dumps({
+    "tables": tables,
+    "recorded": recorded,
+    "expected": history.load_expected(["a.A", "b.B", "c.C"]),
+    "p90": history.worker_memory_p90(),
+    "p95": history.test_duration_p95(["a.A.test_0", "b.B.test_1"]),
+    "flaky": sorted(Case.objects.filter(flaky=True).values_list("test_id", flat=True))
+    if tables else [],
+}))
+"""
+
+
+def create_database(vendor: str, name: str) -> None:
+    if vendor == "postgresql":
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+    elif vendor == "mysql":
+        import MySQLdb
+
+        conn = MySQLdb.connect(host="127.0.0.1", user="root", password="")
+        conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        conn.close()
+
+
+def drop_database(vendor: str, name: str) -> None:
+    if vendor == "postgresql":
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+    elif vendor == "mysql":
+        import MySQLdb
+
+        conn = MySQLdb.connect(host="127.0.0.1", user="root", password="")
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
+    import pickle
+    import uuid
+
+    from tests.conftest import database_url, run_manage
+
+    name = f"hist5_{uuid.uuid4().hex[:10]}"
+    if vendor == "sqlite":
+        name = str(tmp_path / f"{name}.sqlite3")
+    env = {
+        "DJANGO_SETTINGS_MODULE": "skewed_project.settings",
+        "DATABASE_URL": database_url(vendor, name),
+    }
+    reports = tmp_path / "reports.pickle"
+    runs = [
+        make_report({"a.A": 1.0, "b.B": 2.0}, started_at=START, memory_mb=(100.0, 200.0)),
+        make_report(
+            {"a.A": 3.0, "b.B": 2.0},
+            started_at=START + 10,
+            outcomes={"b.B.test_1": "failed"},
+            exit_status=1,
+        ),
+    ]
+    reports.write_bytes(pickle.dumps(runs))
+
+    env["HISTORY_PROBE_REPORTS"] = str(reports)
+
+    def probe() -> dict[str, object]:
+        completed = run_manage(SKEWED, "shell", "--no-imports", "-c", PROBE, env=env, timeout=120)
+        assert completed.returncode == 0, completed.stderr
+        return {**json.loads(completed.stdout.splitlines()[-1]), "stderr": completed.stderr}
+
+    try:
+        # No database at all: no history, no crash, and no database file made up.
+        absent = probe()
+        assert absent["recorded"] == [False, False]
+        assert (absent["expected"], absent["p90"], absent["p95"]) == ({}, None, {})
+        assert "run `manage.py migrate` to enable timing history" in str(absent["stderr"])
+        if vendor == "sqlite":
+            assert not Path(name).exists()
+        else:
+            create_database(vendor, name)
+            unmigrated = probe()
+            assert unmigrated["recorded"] == [False, False]
+            assert unmigrated["expected"] == {}
+
+        migrated = run_manage(SKEWED, "migrate", "-v", "0", env=env, timeout=120)
+        assert migrated.returncode == 0, migrated.stderr
+        result = probe()
+        assert result["tables"] is True
+        assert result["recorded"] == [True, True]
+        assert result["expected"] == {"a.A": pytest.approx(2.0), "b.B": pytest.approx(2.0)}
+        assert result["p90"] == pytest.approx(200.0)
+        assert result["p95"] == {"a.A.test_0": pytest.approx(1.45), "b.B.test_1": 0.95}
+        assert result["flaky"] == ["b.B.test_1"]
+    finally:
+        drop_database(vendor, name)
