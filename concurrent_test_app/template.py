@@ -59,6 +59,7 @@ class TemplateResult:
     mode: str  # "reused", "built", or "incremental"
     applied: int = 0  # migrations applied by this build
     base: str | None = None  # the template an incremental build started from
+    schema: str = ""  # the schema fingerprint stored with the template
 
 
 @dataclass
@@ -70,6 +71,7 @@ class TemplateStatus:
     fingerprint: str
     state: str
     reason: str
+    schema: str = ""
 
     @property
     def current(self) -> bool:
@@ -118,8 +120,11 @@ class TemplateBuilder:
         fingerprint = self.fingerprint
         name = self.name
 
+        meta: dict[str, str] = {}
+
         def result(state: str, reason: str) -> TemplateStatus:
-            return TemplateStatus(self.alias, name, fingerprint.short, state, reason)
+            schema = meta.get("schema", "")
+            return TemplateStatus(self.alias, name, fingerprint.short, state, reason, schema)
 
         if not self.cloner.exists(name):
             others = [
@@ -134,7 +139,7 @@ class TemplateBuilder:
                     f"(migrations or settings changed since {others[-1]} was built)",
                 )
             return result(MISSING, "missing: no template has been built yet")
-        meta = self.cloner.read_meta(name) or {}
+        meta.update(self.cloner.read_meta(name) or {})
         if meta.get("complete") != "1" or meta.get("fingerprint") != fingerprint.digest:
             return result(INCOMPLETE, "incomplete: its build did not finish")
         if verify_schema:
@@ -150,24 +155,19 @@ class TemplateBuilder:
         started = time.perf_counter()
         fingerprint = self.fingerprint
         name = self.name
-        if not force and self.status(verify_schema=False).current:
-            return TemplateResult(
-                self.alias, name, fingerprint.short, True, time.perf_counter() - started, "reused"
-            )
-        with self.cloner.lock(self.prefix):
-            if not force and self.status(verify_schema=False).current:
-                # Another process built it while this one waited for the lock.
-                return TemplateResult(
-                    self.alias,
-                    name,
-                    fingerprint.short,
-                    True,
-                    time.perf_counter() - started,
-                    "reused",
-                )
-            result = self._build(force=force)
-        result.seconds = time.perf_counter() - started
-        return result
+        status = None if force else self.status(verify_schema=False)
+        if status is None or not status.current:
+            with self.cloner.lock(self.prefix):
+                # Another process may have built it while this one waited for the lock.
+                status = None if force else self.status(verify_schema=False)
+                if status is None or not status.current:
+                    result = self._build(force=force)
+                    result.seconds = time.perf_counter() - started
+                    return result
+        seconds = time.perf_counter() - started
+        return TemplateResult(
+            self.alias, name, fingerprint.short, True, seconds, "reused", schema=status.schema
+        )
 
     def _build(self, *, force: bool) -> TemplateResult:
         fingerprint = self.fingerprint
@@ -204,7 +204,9 @@ class TemplateBuilder:
         # leaves a template that the next build drops and rebuilds.
         self.cloner.write_meta(name, {**meta, "complete": "1"})
         logger.info("Built template %s (%s, %d migrations applied)", name, mode, applied)
-        return TemplateResult(self.alias, name, fingerprint.short, False, 0.0, mode, applied, base)
+        return TemplateResult(
+            self.alias, name, fingerprint.short, False, 0.0, mode, applied, base, meta["schema"]
+        )
 
     def _incremental_base(self) -> str | None:
         """Return a complete template whose migrations the current ones only add to."""

@@ -64,13 +64,17 @@ class Command(BaseCommand):
             if options["check"]:
                 status = builder.status()
                 stale = stale or not status.current
+                schema = f" schema {status.schema[:12]}" if verbosity >= 2 and status.schema else ""
                 self.stdout.write(
                     f"{alias}: {status.name} fingerprint {status.fingerprint} {status.reason}"
+                    f"{schema}"
                 )
                 continue
             result = builder.ensure(force=options["force"])
             action = "reused" if result.reused else result.mode
             detail = "" if result.reused else f", {result.applied} migrations applied"
+            if verbosity >= 2 and result.schema:
+                detail += f"; schema {result.schema[:12]}"
             self.stdout.write(
                 f"{alias}: {result.name} fingerprint {result.fingerprint} "
                 f"{action} in {result.seconds:.2f}s{detail}"
