@@ -54,8 +54,17 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "all": (),
     "keyword": ("-k", "Error", "-k", "SubTest"),
     "tags": ("--tag", "fidelity_slow", "--exclude-tag", "fidelity_fast"),
-    "labels": ("library.tests.test_class_errors", "library.tests.test_import_fails", "ledger"),
+    # A label that does not import is an import-error test, as in serial.
+    "labels": (
+        "library.tests.test_class_errors",
+        "library.tests.test_import_fails",
+        "library.tests.test_missing_module",
+        "library.tests.test_outcomes.SubTestTests.test_subtests_fail_and_error",
+        "ledger",
+    ),
     "reverse": ("--reverse",),
+    "buffer": ("--buffer",),
+    "debug_sql": ("--debug-sql",),
     # Django's shuffle keeps a class's tests together but not a module's classes, so a shuffled
     # serial run sets a module up once per stretch of its classes; the concurrent runner keeps
     # them in one unit by design. The module-fixture classes are left out of this comparison.
