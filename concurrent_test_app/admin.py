@@ -81,11 +81,12 @@ class RunAdmin(ReadOnlyAdmin):
         "commit",
     )
     list_display_links = ("started_at",)
+    readonly_fields = ("wall", "outcome_label")
     list_filter = ("outcome", "vendor", "git_branch")
     date_hierarchy = "started_at"
     search_fields = ("git_commit", "git_branch", "host")
     fieldsets = (
-        (None, {"fields": ("started_at", "finished_at", "wall_seconds", "outcome", "exit_status")}),
+        (None, {"fields": ("started_at", "finished_at", "wall", "outcome_label", "exit_status")}),
         (
             "Counts",
             {
@@ -178,7 +179,8 @@ class CaseAdmin(ReadOnlyAdmin):
     list_filter = ("flaky", "latest_outcome")
     search_fields = ("test_id",)
     ordering = ("-latest_duration", "test_id")
-    fields = ("test_id", "class_name", "unit", "latest_duration", "latest_outcome", "flaky")
+    fields = ("test_id", "class_name", "unit", "latest", "latest_label", "flaky", "last_seen")
+    readonly_fields = ("latest", "latest_label", "last_seen")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Case]:
         # One windowed query fetches the recent results of every test on the page.

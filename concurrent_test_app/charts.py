@@ -217,7 +217,8 @@ def duration_chart_svg(
 
     Dots take the colour of the run's outcome and link to the run's page when ``url`` is set.
     """
-    left, right, top, bottom_pad = 70, 16, 12, 44
+    # Room on the right for the last run's label, centred under the last dot.
+    left, right, top, bottom_pad = 70, 44, 12, 44
     plot_w, plot_h = width - left - right, height - top - bottom_pad
     ticks = nice_ticks(max((p.value for p in points), default=0.0), count=5)
     span = ticks[-1] or 1.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.db import models
+from django.utils import timezone
 
 from .results import OUTCOMES
 
@@ -54,7 +55,10 @@ class Run(models.Model):
         verbose_name_plural = "test runs"
 
     def __str__(self) -> str:
-        when = self.started_at.strftime("%Y-%m-%d %H:%M:%S")
+        started = self.started_at
+        if timezone.is_aware(started):
+            started = timezone.localtime(started)
+        when = started.strftime("%Y-%m-%d %H:%M:%S")
         shard = f" shard {self.shard}" if self.shard else ""
         return f"Run {self.pk} at {when}{shard} ({self.outcome})"
 
