@@ -30,6 +30,7 @@ worker_logger = logging.getLogger(WORKER_LOGGER)
 
 # Marks the handlers configure() added, so that calling it again replaces them, never stacks.
 _OURS = "_concurrent_test_handler"
+_state = {"configured": False}
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -100,7 +101,13 @@ def format_json(worker: WorkerRecord, wall_seconds: float) -> str:
 
 
 def worker_completed(worker: WorkerRecord, wall_seconds: float) -> None:
-    """Log the line of one finished worker; ``wall_seconds`` is its life from start to stop."""
+    """Log the line of one finished worker; ``wall_seconds`` is its life from start to stop.
+
+    If :func:`configure` was not called, it is called here at verbosity 1, so that a log file
+    set in ``CONCURRENT_TEST_LOGGING`` still gets the line.
+    """
+    if not _state["configured"]:
+        configure(verbosity=1)
     if _format() == "json":
         line = format_json(worker, wall_seconds)
     else:
@@ -110,6 +117,7 @@ def worker_completed(worker: WorkerRecord, wall_seconds: float) -> None:
 
 def close() -> None:
     """Remove and close the handlers :func:`configure` added."""
+    _state["configured"] = False
     for handler in list(worker_logger.handlers):
         if getattr(handler, _OURS, False):
             worker_logger.removeHandler(handler)
@@ -125,6 +133,7 @@ def configure(verbosity: int = 1) -> None:
     """
     settings = app_settings.logging
     close()
+    _state["configured"] = True
     worker_logger.setLevel(logging.INFO)
     worker_logger.propagate = verbosity > 0
     plain = logging.Formatter("%(message)s")

@@ -169,6 +169,14 @@ def test_verbosity_one_leaves_the_line_to_the_projects_logging(
     assert "[CONCURRENT]" not in captured.err
 
 
+def test_the_file_gets_the_line_even_without_configure(settings, tmp_path: Path) -> None:
+    path = tmp_path / "workers.log"
+    settings.CONCURRENT_TEST_LOGGING = {"file": str(path)}
+    logs.worker_completed(worker(), 42.168)
+    (line,) = read_lines(path)
+    assert KEYVALUE.match(line)
+
+
 def test_a_bad_format_names_the_setting(settings) -> None:
     settings.CONCURRENT_TEST_LOGGING = {"format": "xml"}
     with pytest.raises(ConfigurationError, match="CONCURRENT_TEST_LOGGING"):
