@@ -192,12 +192,15 @@ def load_expected(
                     logger.warning("Could not read timing history from %r: %s", alias, exc)
     missing = [key for key in keys if key not in expected]
     if missing and timings_file is not None:
-        units = read_timings_file(timings_file)["units"]
-        for key in missing:
-            if key in units:
-                expected[key] = units[key]["seconds"]
+        expected.update(expected_from_timings_file(missing, timings_file))
     logger.debug("Expected durations known for %d of %d units", len(expected), len(keys))
     return expected
+
+
+def expected_from_timings_file(unit_keys: Sequence[str], path: Path) -> dict[str, float]:
+    """Return the expected seconds the timings file gives for ``unit_keys`` (no database)."""
+    units = read_timings_file(path)["units"]
+    return {key: units[key]["seconds"] for key in unit_keys if key in units}
 
 
 # -- recording a run -----------------------------------------------------------------------

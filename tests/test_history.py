@@ -345,6 +345,12 @@ def test_expected_fills_units_the_database_never_saw_from_the_timings_file(
     assert expected == {"app.tests.A": 2.0, "app.tests.B": 3.0}
 
 
+def test_expected_from_the_timings_file_alone(tmp_path: Path) -> None:
+    timings = tmp_path / "timings.json"
+    write_timings_file(make_report({"a.A": 2.0, "b.B": 1.0}), timings)
+    assert history.expected_from_timings_file(["a.A", "c.C"], timings) == {"a.A": 2.0}
+
+
 @pytest.mark.django_db
 def test_expected_without_any_history_is_empty(tmp_path: Path) -> None:
     assert load_expected(["a.A"]) == {}
