@@ -10,9 +10,13 @@ import io
 import os
 import pty
 import re
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import unittest
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +29,9 @@ from concurrent_test_app.progress import (
     format_duration,
     make_progress,
 )
+
+from .conftest import ROOT
+from .test_coverage_workers import FILES
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 FAILING_TEST = 3
@@ -242,3 +249,62 @@ def test_terminal_prints_verbose_lines_above_the_bar() -> None:
     tail = screen[screen.rindex("\x1b[2K") + len("\x1b[2K") :]
     assert "\x1b" not in tail
     assert "\nRan 20 tests in " in tail
+
+
+# -- the real command --------------------------------------------------------------------------
+
+
+def write_project(root: Path) -> dict[str, str]:
+    """Write the two-test fixture project of the coverage test; return the child's environment."""
+    for name, text in FILES.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    env.update(PYTHONPATH=str(ROOT), TERM="xterm-256color", COLUMNS="120")
+    return env
+
+
+COMMAND = ["manage.py", "concurrent_test", "--workers", "2", "--no-history", "--noinput"]
+
+
+def test_the_command_draws_the_bar_on_a_terminal(tmp_path: Path) -> None:
+    env = write_project(tmp_path)
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, *COMMAND], cwd=tmp_path, env=env, stdin=slave, stdout=slave, stderr=slave
+    )
+    os.close(slave)
+    received = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        received.extend(chunk)
+    os.close(master)
+    assert process.wait(timeout=300) == 0, received.decode(errors="replace")
+    screen = received.decode("utf-8").replace("\r\n", "\n")
+    plain = ANSI.sub("", screen)
+    assert "Tests" in plain and "0/2" in plain and "2/2" in plain and "0 failed" in plain
+    # The bar is gone before unittest's closing lines, which arrive whole.
+    tail = screen[screen.rindex("\x1b[2K") + len("\x1b[2K") :]
+    assert tail.startswith("..\n")
+    assert "\nRan 2 tests in " in tail and "\nOK\n" in tail
+    assert "\x1b" not in tail.split("\nOK\n")[0]
+
+
+def test_the_command_writes_plain_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
+    env = write_project(tmp_path)
+    done = subprocess.run(
+        [sys.executable, *COMMAND], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert not [ch for ch in output if ord(ch) < 32 and ch != "\n" or ord(ch) == 127]
+    assert "[CONCURRENT] Progress: 1/2 tests (50%), failures=0, " in done.stderr
+    assert "[CONCURRENT] Progress: 2/2 tests (100%), failures=0, " in done.stderr
+    assert "\nRan 2 tests in " in done.stderr and done.stderr.rstrip().endswith("OK")
