@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from .. import naming
+from ..exceptions import DatabaseSetupError
 from .base import DatabaseCloner
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,11 @@ def _pgcode(exc: BaseException) -> str | None:
 class PostgreSQLCloner(DatabaseCloner):
     vendor = "postgresql"
     can_terminate_sessions = True
-    # A clone blocked by a stray session is retried this often before the session is ended.
-    clone_retries: ClassVar[int] = 8
-    clone_backoff: ClassVar[float] = 0.05
+    # A template in use is waited for with a short backoff; after the grace its sessions are
+    # ended (when no build holds its lock); after the limit the clone fails.
+    clone_backoff: ClassVar[float] = 0.02
+    stray_session_grace: ClassVar[float] = 2.0
+    clone_wait_limit: ClassVar[float] = 30.0
 
     def _quote(self, name: str) -> str:
         return str(self.connection.ops.quote_name(name))
@@ -59,27 +62,50 @@ class PostgreSQLCloner(DatabaseCloner):
 
     def _clone(self, source: str, target: str) -> None:
         sql = f"CREATE DATABASE {self._quote(target)} WITH TEMPLATE {self._quote(source)}"
-        delay = self.clone_backoff
+        delay, waited, ended = self.clone_backoff, 0.0, False
         with self._cursor(None) as cursor:
-            for attempt in range(self.clone_retries + 1):
+            while True:
+                # The server itself waits 5 s before it refuses a busy template, so look first.
+                if self._sessions_on(cursor, source):
+                    if waited >= self.stray_session_grace and not ended:
+                        # Still busy: a stray session (a crashed run's, a shell). End it, but
+                        # only while no build holds the template's lock.
+                        ended = self._end_stray_sessions(source)
+                        if ended:
+                            continue
+                    if waited >= self.clone_wait_limit:
+                        raise DatabaseSetupError(
+                            f"The template {source!r} stayed in use for {waited:.0f}s, so it "
+                            "could not be cloned; close the sessions connected to it and retry."
+                        )
+                    time.sleep(delay)
+                    waited += delay
+                    delay = min(delay * 2, 0.5)
+                    continue
                 try:
                     cursor.execute(sql)
                     return
                 except Exception as exc:
-                    if _pgcode(exc) != OBJECT_IN_USE or attempt == self.clone_retries:
+                    # Another session connected between the look and the clone: look again.
+                    if _pgcode(exc) != OBJECT_IN_USE or waited >= self.clone_wait_limit:
                         raise
-                    # Another session sits on the template: usually a run's parent finishing
-                    # its checks, gone in a moment. Wait; halfway through, end stray sessions,
-                    # but only while no build holds the template's lock.
-                    if attempt == self.clone_retries // 2:
-                        self._end_stray_sessions(source)
-                    time.sleep(delay)
-                    delay = min(delay * 2, 1.0)
+                    waited += delay
 
-    def _end_stray_sessions(self, template: str) -> None:
+    def _end_stray_sessions(self, template: str) -> bool:
         key = naming.assert_derived(template).prefix
-        if self.try_lock(key):
-            self.terminate_sessions(template)
+        if not self.try_lock(key):
+            return False
+        self.terminate_sessions(template)
+        return True
+
+    @staticmethod
+    def _sessions_on(cursor: Any, name: str) -> list[Any]:
+        cursor.execute(
+            "SELECT pid FROM pg_catalog.pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
     def _rename(self, source: str, target: str) -> None:
         with self._cursor(None) as cursor:
@@ -91,12 +117,7 @@ class PostgreSQLCloner(DatabaseCloner):
 
     def _sessions(self, name: str) -> list[Any]:
         with self._cursor(None) as cursor:
-            cursor.execute(
-                "SELECT pid FROM pg_catalog.pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                [name],
-            )
-            return [row[0] for row in cursor.fetchall()]
+            return self._sessions_on(cursor, name)
 
     def _terminate(self, session: Any) -> None:
         with self._cursor(None) as cursor:

@@ -1,0 +1,329 @@
+"""The vendor cloners against the real servers and SQLite: what a clone copies, the safety
+checks, the locks, sessions on a template, and WorkerDatabases' slots in a real project.
+
+Every database made here starts with ``test_tplc_<random>`` and is dropped by the test.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db.utils import ConnectionHandler
+
+from concurrent_test_app import naming
+from concurrent_test_app.cloning import DatabaseCloner, cloner_for
+from concurrent_test_app.exceptions import DatabaseSetupError, UnsafeDatabaseName
+
+FP = "c0ffee" * 10 + "abcd"
+TEMPLATE_PROJECT = Path(__file__).resolve().parent / "fixture_suites" / "template_project"
+
+SERVER_SETTINGS = {
+    "postgresql": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": "127.0.0.1",
+        "PORT": 5432,
+        "USER": "postgres",
+    },
+    "mysql": {
+        "ENGINE": "django.db.backends.mysql",
+        "HOST": "127.0.0.1",
+        "PORT": 3306,
+        "USER": "root",
+    },
+}
+
+
+class Setup:
+    """A cloner on a unique prefix, and helpers to run SQL in its databases."""
+
+    def __init__(self, vendor: str, tmp_path: Path) -> None:
+        real = f"tplc_{uuid.uuid4().hex[:10]}"
+        if vendor == "sqlite":
+            settings_dict: dict[str, Any] = {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(tmp_path / f"{real}.sqlite3"),
+            }
+        else:
+            settings_dict = {**SERVER_SETTINGS[vendor], "NAME": real}
+        self.handler = ConnectionHandler({"default": settings_dict})
+        self.connection = self.handler["default"]
+        self.vendor = vendor
+        self.cloner: DatabaseCloner = cloner_for(self.connection)
+        self.prefix = naming.name_prefix(self.cloner.test_database_name(), "default", "cloning")
+        self.template = naming.template_name(self.prefix, FP)
+        self.building = naming.building_name(self.prefix, FP)
+
+    def sql(self, name: str, *statements: str) -> list[tuple[Any, ...]]:
+        """Run ``statements`` in the derived database ``name``; return the last one's rows."""
+        wrapper = self.cloner._wrapper(name)
+        rows: list[tuple[Any, ...]] = []
+        try:
+            with wrapper.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+                    rows = list(cursor.fetchall()) if cursor.description else []
+        finally:
+            wrapper.close()
+        return rows
+
+    def publish(self, *statements: str) -> str:
+        """Build a template from ``statements`` the way template.py does, and publish it."""
+        self.cloner.create(self.building)
+        if statements:
+            self.sql(self.building, *statements)
+        self.cloner.write_meta(self.building, {"fingerprint": FP, "complete": "0"})
+        self.cloner.publish(self.building, self.template)
+        self.cloner.write_meta(self.template, {"fingerprint": FP, "complete": "1"})
+        return self.template
+
+    def cleanup(self) -> None:
+        for name in self.cloner.list_names(self.prefix):
+            self.cloner.drop(name)
+        self.handler.close_all()
+
+
+@pytest.fixture
+def setup(vendor: str, tmp_path: Path, django_db_blocker: Any) -> Iterator[Setup]:
+    # These connections are the cloner's own, to its own databases, not the suite's.
+    with django_db_blocker.unblock():
+        made = Setup(vendor, tmp_path)
+        try:
+            yield made
+        finally:
+            made.cleanup()
+
+
+PARENT_CHILD = (
+    "CREATE TABLE parent (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+    "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL "
+    "REFERENCES parent (id))",
+    "INSERT INTO parent (id, name) VALUES (1, 'one'), (2, 'two')",
+    "INSERT INTO child (id, parent_id) VALUES (10, 1), (11, 2), (12, 2)",
+    "CREATE VIEW child_count AS SELECT parent_id, COUNT(*) AS n FROM child GROUP BY parent_id",
+)
+
+
+def test_a_clone_copies_schema_rows_and_views(setup: Setup) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    clone = naming.clone_name(template, 1, "abc123")
+    seconds = setup.cloner.clone(template, clone)
+    assert seconds > 0
+    assert setup.sql(clone, "SELECT id, name FROM parent ORDER BY id") == [(1, "one"), (2, "two")]
+    counts = setup.sql(clone, "SELECT parent_id, n FROM child_count ORDER BY parent_id")
+    assert [tuple(int(v) for v in row) for row in counts] == [(1, 1), (2, 2)]
+    assert setup.cloner.schema_fingerprint(clone) == setup.cloner.schema_fingerprint(template)
+    assert (setup.cloner.read_meta(clone) or {}).get("fingerprint") == FP
+    # The clone is a copy, not the same database.
+    setup.sql(clone, "DELETE FROM child", "DELETE FROM parent")
+    assert len(setup.sql(template, "SELECT id FROM parent")) == 2
+
+
+def test_cloning_again_gives_a_fresh_copy(setup: Setup) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    clone = naming.clone_name(template, 2, "abc123")
+    setup.cloner.clone(template, clone)
+    setup.sql(clone, "INSERT INTO parent (id, name) VALUES (3, 'three')")
+    setup.cloner.clone(template, clone)
+    assert len(setup.sql(clone, "SELECT id FROM parent")) == 2
+
+
+def test_the_schema_fingerprint_sees_a_new_column(setup: Setup) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    before = setup.cloner.schema_fingerprint(template)
+    setup.sql(template, "ALTER TABLE parent ADD COLUMN extra INTEGER")
+    assert setup.cloner.schema_fingerprint(template) != before
+
+
+def test_only_derived_names_are_ever_touched(setup: Setup) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    clone = naming.clone_name(template, 1, "abc123")
+    real = setup.connection.settings_dict["NAME"]
+    with pytest.raises(UnsafeDatabaseName):
+        setup.cloner.clone(real, clone)  # never clone from the real database
+    with pytest.raises(UnsafeDatabaseName):
+        setup.cloner.clone(template, real)
+    with pytest.raises(UnsafeDatabaseName):
+        setup.cloner.drop(real)
+    with pytest.raises(UnsafeDatabaseName):
+        setup.cloner.drop("postgres")
+    with pytest.raises(UnsafeDatabaseName):
+        setup.cloner.create(template)  # only a build under its temporary name is created
+    with pytest.raises(UnsafeDatabaseName):
+        setup.cloner.clone(clone, naming.clone_name(template, 2, "abc123"))  # not a template
+    assert real not in setup.cloner.list_names(setup.prefix)
+
+
+def test_the_lock_is_exclusive_across_sessions(setup: Setup) -> None:
+    assert setup.cloner.try_lock(setup.prefix)
+    with setup.cloner.lock(setup.prefix):
+        assert not setup.cloner.try_lock(setup.prefix)
+        assert setup.cloner.try_lock(setup.prefix + "_other")
+    assert setup.cloner.try_lock(setup.prefix)
+
+
+def test_a_waiting_lock_is_granted_when_released(setup: Setup) -> None:
+    order: list[str] = []
+    holding = threading.Event()
+
+    def hold() -> None:
+        with setup.cloner.lock(setup.prefix):
+            holding.set()
+            time.sleep(0.5)
+            order.append("first released")
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(10)
+    with setup.cloner.lock(setup.prefix):
+        order.append("second acquired")
+    thread.join()
+    assert order == ["first released", "second acquired"]
+
+
+def test_drop_without_force_leaves_a_database_in_use(setup: Setup) -> None:
+    if not setup.cloner.can_terminate_sessions:
+        pytest.skip("SQLite has no sessions to see")
+    template = setup.publish(*PARENT_CHILD)
+    clone = naming.clone_name(template, 1, "abc123")
+    setup.cloner.clone(template, clone)
+    session = setup.cloner._wrapper(clone)
+    session.ensure_connection()
+    try:
+        assert setup.cloner.in_use(clone)
+        assert setup.cloner.drop(clone, force=False) is False
+        assert setup.cloner.exists(clone)
+        assert setup.cloner.drop(clone) is True  # ours and about to go: its sessions end
+        assert not setup.cloner.exists(clone)
+    finally:
+        try:
+            session.close()
+        except Exception:
+            pass  # the server ended it
+
+
+@pytest.mark.parametrize("vendor", ["postgresql"], indirect=True)
+def test_postgresql_clone_waits_out_a_short_session_on_the_template(setup: Setup) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    session = setup.cloner._wrapper(template)
+    session.ensure_connection()
+    session.inc_thread_sharing()  # closed from the timer's thread
+    timer = threading.Timer(0.2, session.close)
+    timer.start()
+    clone = naming.clone_name(template, 1, "abc123")
+    try:
+        setup.cloner.clone(template, clone)
+    finally:
+        timer.join()
+    assert setup.cloner.exists(clone)
+
+
+@pytest.mark.parametrize("vendor", ["postgresql"], indirect=True)
+def test_postgresql_clone_ends_a_stray_session_unless_a_build_holds_the_lock(setup: Setup) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    setup.cloner.stray_session_grace = 0.1  # type: ignore[attr-defined]
+    setup.cloner.clone_wait_limit = 0.5  # type: ignore[attr-defined]
+    clone = naming.clone_name(template, 1, "abc123")
+    stray = setup.cloner._wrapper(template)
+    stray.ensure_connection()
+    with setup.cloner.lock(setup.prefix), pytest.raises(DatabaseSetupError, match="stayed in use"):
+        setup.cloner.clone(template, clone)  # a build holds the lock: its session is left alone
+    assert setup.cloner.in_use(template)
+    setup.cloner.clone(template, clone)  # no lock held: the stray session is ended
+    assert setup.cloner.exists(clone) and not setup.cloner.in_use(template)
+
+
+@pytest.mark.parametrize("vendor", ["mysql"], indirect=True)
+def test_mysql_clone_copies_triggers_routines_generated_columns_and_auto_increment(
+    setup: Setup,
+) -> None:
+    template = setup.publish(
+        "CREATE TABLE item (id INTEGER AUTO_INCREMENT PRIMARY KEY, price INTEGER NOT NULL, "
+        "doubled INTEGER AS (price * 2) VIRTUAL, zero_ok INTEGER)",
+        "CREATE TABLE audit (id INTEGER AUTO_INCREMENT PRIMARY KEY, item_id INTEGER)",
+        "CREATE TRIGGER item_audit AFTER INSERT ON item FOR EACH ROW "
+        "INSERT INTO audit (item_id) VALUES (NEW.id)",
+        "CREATE FUNCTION twice(x INTEGER) RETURNS INTEGER DETERMINISTIC RETURN x * 2",
+        "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')",
+        "INSERT INTO item (id, price) VALUES (0, 5), (7, 10)",
+    )
+    assert len(setup.sql(template, "SELECT id FROM audit")) == 2
+    clone = naming.clone_name(template, 1, "abc123")
+    setup.cloner.clone(template, clone)
+    rows = setup.sql(clone, "SELECT id, price, doubled FROM item ORDER BY id")
+    assert rows == [(0, 5, 10), (7, 10, 20)]  # an explicit 0 id stays 0
+    assert len(setup.sql(clone, "SELECT id FROM audit")) == 2  # copying fired no trigger
+    setup.sql(clone, "INSERT INTO item (price) VALUES (1)")
+    assert setup.sql(clone, "SELECT MAX(id) FROM item") == [(8,)]  # AUTO_INCREMENT kept
+    assert len(setup.sql(clone, "SELECT id FROM audit")) == 3  # the trigger came along
+    assert setup.sql(clone, "SELECT twice(21)") == [(42,)]
+
+
+# -- WorkerDatabases in a real project ------------------------------------------------------------
+
+SLOT_SCRIPT = """
+import json, pickle
+from django.db import connections
+from concurrent_test_app.databases import WorkerDatabases, connect_worker
+
+real = connections["default"].settings_dict["NAME"]
+dbs = WorkerDatabases({"default": True, "replica": False}, verbosity=0)
+dbs.setup()
+out = {"parent": connections["default"].settings_dict["NAME"],
+       "replica": connections["replica"].settings_dict["NAME"],
+       "serialized": bool(connections["default"]._test_serialized_contents)}
+first = dbs.prepare_slot(1)
+pickle.dumps(first)
+out["clone"] = dbs.database_name(1)
+out["names_real"] = [s["NAME"] == real for s in first.values()]
+connect_worker(1, first, restore=False)
+from shelf.models import Author
+Author.objects.create(name="written by worker 1")
+out["worker_rows"] = Author.objects.count()
+out["replica_sees_it"] = Author.objects.using("replica").count()
+connections.close_all()
+dbs.prepare_slot(1)  # a replaced worker: a fresh clone
+connect_worker(1, dbs.worker_settings(1), restore=True)
+out["fresh_rows"] = Author.objects.count()
+connections.close_all()
+out["clone_seconds"] = len(dbs.clone_seconds)
+dbs.teardown()
+out["restored"] = connections["default"].settings_dict["NAME"] == real
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_worker_databases_slots_give_fresh_clones_and_teardown_restores(
+    vendor: str, tmp_path: Path
+) -> None:
+    from tests.test_template import drop_server_databases, make_project
+
+    project = make_project(tmp_path, vendor)
+    project.env["TEMPLATE_MIRROR"] = "1"
+    try:
+        done = project.manage("shell", "-c", SLOT_SCRIPT)
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout.split("RESULT ", 1)[1])
+        parsed = naming.parse(result["parent"])
+        assert parsed is not None and parsed.kind == naming.TEMPLATE
+        assert result["replica"] == result["parent"]  # the mirror follows its primary
+        assert result["serialized"] is True
+        assert naming.assert_derived(result["clone"]).kind == naming.CLONE
+        assert result["names_real"] == [False, False]
+        assert result["worker_rows"] == 2  # the seeded author and the new one
+        assert result["replica_sees_it"] == 2
+        assert result["fresh_rows"] == 1
+        assert result["clone_seconds"] == 2
+        assert result["restored"] is True
+        assert [naming.parse(n).kind for n in project.databases()] == ["tpl"]  # type: ignore[union-attr]
+    finally:
+        if vendor != "sqlite":
+            drop_server_databases(vendor, project.prefix)
+        shutil.rmtree(project.path, ignore_errors=True)
