@@ -110,30 +110,33 @@ def _connection(alias: str) -> Iterator[BaseDatabaseWrapper]:
             connection.close()
 
 
-def history_tables_exist(alias: str) -> bool:
-    """Return whether the database ``alias`` is reachable and holds the history tables."""
+def _missing_history(alias: str) -> str | None:
+    """Return why the database ``alias`` cannot hold history, or None when it can."""
     connection = connections[alias]
     if connection.vendor == "sqlite" and not _in_memory(connection):
         # Connecting would create an empty database file where the project has none yet.
         if not Path(str(connection.settings_dict["NAME"])).exists():
-            return False
+            return "does not exist yet"
     try:
         tables = set(connection.introspection.table_names())
     except DatabaseError as exc:
-        logger.debug("Timing history database %r is not reachable: %s", alias, exc)
-        return False
-    return all(model._meta.db_table in tables for model in _HISTORY_MODELS)
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"cannot be reached ({first_line})"
+    if not all(model._meta.db_table in tables for model in _HISTORY_MODELS):
+        return "has no concurrent_test_app tables"
+    return None
 
 
-def _warn_missing(alias: str) -> None:
+def history_tables_exist(alias: str) -> bool:
+    """Return whether the database ``alias`` is reachable and holds the history tables."""
+    return _missing_history(alias) is None
+
+
+def _warn_missing(alias: str, reason: str) -> None:
     if alias in _warned_missing:
         return
     _warned_missing.add(alias)
-    logger.warning(
-        "Timing history is off: database %r has no concurrent_test_app tables; %s.",
-        alias,
-        MIGRATE_HINT,
-    )
+    logger.warning("Timing history is off: database %r %s; %s.", alias, reason, MIGRATE_HINT)
 
 
 def _moving_average(newest_first: Sequence[float]) -> float:
@@ -287,8 +290,9 @@ def record_run(report: RunReport, *, using: str | None = None) -> bool:
         logger.warning("Timing history was not recorded: %s", exc)
         return False
     with _connection(alias):
-        if not history_tables_exist(alias):
-            _warn_missing(alias)
+        reason = _missing_history(alias)
+        if reason is not None:
+            _warn_missing(alias, reason)
             return False
         try:
             with transaction.atomic(using=alias):
