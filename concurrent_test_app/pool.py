@@ -90,6 +90,7 @@ class _Worker:
     units_run: int = 0
     eof: bool = False
     peak_rss_mb: float = 0.0
+    fixture_problem: str | None = None
 
 
 class WorkerPool:
@@ -212,12 +213,16 @@ class WorkerPool:
         while self.workers:
             if self._signal is not None:
                 self.outcome.interrupted = self._signal
-                self._abandon("the run was interrupted")
+                self._abandon("not run: the run was interrupted")
+                return
+            if self.result.shouldStop:
+                # --failfast: like serial, nothing runs after the first failure.
+                self._abandon("not run: --failfast stopped the run after the first failure")
                 return
             deadline = self.limits.global_deadline
             if deadline is not None and time.monotonic() >= deadline:
                 self.outcome.global_timeout = True
-                self._abandon("the global timeout cut the run short")
+                self._abandon("not run: the global timeout cut the run short")
                 return
             self._dispatch()
             if not self.workers:
@@ -282,6 +287,7 @@ class WorkerPool:
             worker.item = item
             worker.finished = set()
             worker.current_test = None
+            worker.fixture_problem = None
             worker.unit_started = time.monotonic()
             worker.conn.send(item)
 
@@ -322,7 +328,13 @@ class WorkerPool:
             self.ledger.unit_records.append(
                 UnitRecord(unit.key, worker.slot, message.seconds, message.setup_seconds)
             )
-            self._finish_item(worker, "its worker stopped before reaching it")
+            if worker.fixture_problem is not None:
+                reason = f"not run: {worker.fixture_problem}"
+            elif self.result.shouldStop:
+                reason = "not run: --failfast stopped the run after the first failure"
+            else:
+                reason = "not run: the unit ended before reaching it"
+            self._finish_item(worker, reason)
             worker.units_run += 1
             worker.peak_rss_mb = max(worker.peak_rss_mb, message.memory_peak_mb)
             self._maybe_recycle(worker, message.rss_mb)
@@ -330,6 +342,10 @@ class WorkerPool:
     def _replay(self, worker: _Worker, calls: tuple[ResultCall, ...]) -> None:
         assert worker.item is not None
         unit = self.units[worker.item.unit]
+        for call in calls:
+            if call.holder is not None and call.method in ("addError", "addSkip"):
+                verb = "failed" if call.method == "addError" else "was skipped"
+                worker.fixture_problem = f"{call.holder.id} {verb}"
         replay(self.result, unit, calls)
         self.ledger.add(worker.slot, unit, calls)
         finished = [call.test for call in calls if call.method == "stopTest" and call.test >= 0]
@@ -370,7 +386,7 @@ class WorkerPool:
             why = f"it ran {worker.units_run} units"
         if why is None or self._stopping() or not len(self.scheduler):
             return
-        logger.info("[CONCURRENT] Recycling worker %s: %s", worker.slot, why)
+        self._say(f"[CONCURRENT] Recycling worker {worker.slot}: {why}")
         self.records[worker.slot].recycles += 1
         self._retire(worker, graceful=True)
         # A recycled worker keeps its clone: nothing went wrong with the data.
@@ -508,19 +524,25 @@ class WorkerPool:
         if self._stopping():
             return
         if self.restarts >= self.limits.max_restarts:
-            logger.warning(
-                "[CONCURRENT] Not replacing worker %s: %s restarts reached (--max-restarts)",
-                worker.slot,
-                self.restarts,
+            self._say(
+                f"[CONCURRENT] Not replacing worker {worker.slot}: {self.restarts} restarts "
+                "reached (--max-restarts / DJANGO_TEST_MAX_WORKER_RESTARTS)"
             )
             if not self.workers:
-                self._abandon(f"the worker restart limit ({self.limits.max_restarts}) was reached")
+                self._abandon(
+                    f"not run: the worker restart limit ({self.limits.max_restarts}) was reached"
+                )
             return
         self.restarts += 1
         (record or self.records[worker.slot]).restarts += 1
-        logger.warning("[CONCURRENT] Replacing worker %s: %s", worker.slot, cause.splitlines()[0])
+        self._say(f"[CONCURRENT] Replacing worker {worker.slot}: {cause.splitlines()[0]}")
         settings = self.databases.prepare_slot(worker.slot)
         self._start(worker.slot, settings)
+
+    def _say(self, message: str) -> None:
+        """Tell the user (through the runner's log or the progress display) and the log."""
+        logger.debug(message)
+        self.log(message)
 
     def _abandon(self, reason: str) -> None:
         """Stop everything now; every test that did not finish is reported not_run."""

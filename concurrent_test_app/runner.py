@@ -195,6 +195,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         self._ledger: Ledger | None = None
         self._pool_outcome: PoolOutcome | None = None
         self._started = time.time()
+        self._started_monotonic = time.monotonic()
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -342,13 +343,17 @@ class ConcurrentTestRunner(DiscoverRunner):
             # --pdb needs the terminal: run serially in this process, as Django does.
             return super().run_tests(test_labels, **kwargs)
         self._started = time.time()
+        # The global timeout counts from here: template builds and clones are part of the run.
+        self._started_monotonic = time.monotonic()
         self.check_configuration()
         if self.start_method:
             multiprocessing.set_start_method(self.start_method, force=True)
         self.setup_test_environment()
+        logs.configure(self.verbosity)
         try:
             return self._run(test_labels)
         finally:
+            logs.close()
             self.teardown_test_environment()
 
     def _run(self, test_labels: list[str]) -> int:
@@ -480,7 +485,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         return PoolLimits(
             timeout_per_test=per_test,
             timeout_per_worker=per_worker,
-            global_deadline=None if global_ is None else time.monotonic() + global_,
+            global_deadline=None if global_ is None else self._started_monotonic + global_,
             max_restarts=(
                 self.max_restarts
                 if self.max_restarts is not None
@@ -508,6 +513,7 @@ class ConcurrentTestRunner(DiscoverRunner):
             result=result,
             ledger=self._ledger,
             on_case=progress.advance if progress is not None else None,
+            log=progress.log if progress is not None else self.log,
         )
         try:
             self._pool_outcome = pool.run()
