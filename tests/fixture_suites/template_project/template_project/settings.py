@@ -27,3 +27,5 @@ if env.bool("TEMPLATE_MIRROR", default=False):
 
 PROJECT_NAME = env("PROJECT_NAME", default=None)
 CONCURRENT_TEST_TEMPLATES_TO_KEEP = env.int("TEMPLATES_TO_KEEP", default=3)
+if env.bool("TEST_NO_MIGRATE", default=False):
+    DATABASES["default"]["TEST"] = {"MIGRATE": False}
