@@ -1,0 +1,63 @@
+"""Settings of the faults fixture project: one database read from DATABASE_URL.
+
+``FAULTS_VARIANT`` selects a deliberately broken variant, so that the bad-input tests can show
+how ``concurrent_test`` refuses each bad setting (see ``VARIANTS`` below).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+SECRET_KEY = "faults-not-secret"
+DEBUG = False
+USE_TZ = True
+ALLOWED_HOSTS = ["*"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "concurrent_test_app",
+    "mishaps",
+]
+
+MIDDLEWARE: list[str] = []
+
+# The tests point DATABASE_URL at a temporary file or at a database named for their session.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'faults.sqlite3'}"),
+}
+
+# Each variant replaces settings with a value concurrent_test must refuse with exit status 2.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "project_name_not_a_string": {"PROJECT_NAME": 42},
+    "logging_not_a_dict": {"CONCURRENT_TEST_LOGGING": ["json"]},
+    "logging_unknown_format": {"CONCURRENT_TEST_LOGGING": {"format": "xml"}},
+    "timings_file_not_a_path": {"TEST_TIMINGS_FILE": 42},
+    "templates_to_keep_negative": {"CONCURRENT_TEST_TEMPLATES_TO_KEEP": -1},
+    "history_database_unknown": {"CONCURRENT_TEST_HISTORY_DATABASE": "archive"},
+    "oracle_engine": {
+        "DATABASES": {"default": {"ENGINE": "django.db.backends.oracle", "NAME": "faults"}}
+    },
+    "missing_engine": {
+        "DATABASES": {"default": {"ENGINE": "acme_db.backends.hana", "NAME": "faults"}}
+    },
+    # A backend that loads fine but whose vendor the app cannot clone.
+    "unsupported_vendor": {
+        "DATABASES": {
+            "default": {
+                "ENGINE": "faults_project.acme_backend",
+                "NAME": ":memory:",
+            }
+        }
+    },
+}
+
+_variant = env.str("FAULTS_VARIANT", default="")
+if _variant:
+    globals().update(VARIANTS[_variant])
