@@ -1,0 +1,110 @@
+"""Smoke tests of ``make bench``: its generators give runnable projects, and one quick round runs.
+
+No timing is asserted here: the figures belong to ``bench/results/``, measured by a full run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import suites
+from tests.conftest import ROOT, run_manage
+
+RUNNERS = {
+    "django_serial",
+    "django_parallel",
+    "django_parallel_keepdb",
+    "concurrent_cold",
+    "concurrent_warm",
+}
+
+
+def sqlite_env(project: suites.SuiteProject) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": project.settings_module,
+        "DATABASE_URL": f"sqlite:///{project.root / 'smoke.sqlite3'}",
+    }
+
+
+def test_skewed_plan_has_its_shape() -> None:
+    durations = suites.skewed_durations()
+    assert 38 <= len(durations) <= 42
+    assert durations[-1] == max(durations)  # the longest class is discovered last
+    long = [d for d in durations if d >= 5]
+    assert 2 <= len(long) <= 4 and max(long) <= 8
+    assert sum(1 for d in durations if d < 1) >= len(durations) - len(long)
+
+
+def test_many_small_generator_writes_2000_tests_in_100_classes(tmp_path: Path) -> None:
+    project = suites.generate_many_small(tmp_path)
+    sources = [p.read_text() for p in (project.root / "benchkit" / "tests").glob("test_*.py")]
+    assert sum(len(re.findall(r"^class \w+\(TestCase\)", s, re.M)) for s in sources) == 100
+    assert sum(s.count("    def test_") for s in sources) == 2000
+    assert project.shape.tests == 2000 and project.shape.units == 100
+
+
+def test_generated_projects_run_with_djangos_runner(tmp_path: Path) -> None:
+    # A low rate keeps the CPU work tiny: this checks that the project runs, not how long.
+    skewed = suites.generate_skewed(tmp_path, quick=True, rate=100_000)
+    small = suites.generate_many_small(tmp_path, quick=True)
+    for project in (skewed, small):
+        completed = run_manage(project.root, "test", "--noinput", env=sqlite_env(project))
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert f"Ran {project.shape.tests} tests" in completed.stderr
+        assert "\nOK\n" in completed.stderr
+
+
+def test_quick_round_on_sqlite_writes_the_results(tmp_path: Path) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("DJANGO_") and key != "DATABASE_URL"
+    }
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--vendors",
+            "sqlite",
+            "--suites",
+            "skewed,many_small",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--generated-dir",
+            str(tmp_path / "generated"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+    results = json.loads((tmp_path / "results" / "latest.json").read_text())
+    assert results["settings"]["quick"] is True
+    assert results["machine"]["nproc"] == os.cpu_count()
+    groups = {(g["suite"], g["vendor"]): g for g in results["groups"]}
+    assert set(groups) == {("skewed_quick", "sqlite"), ("many_small_quick", "sqlite")}
+    for group in groups.values():
+        assert set(group["runners"]) == RUNNERS
+        assert all(len(row["walls"]) == 1 for row in group["runners"].values())
+        assert group["runners"]["django_parallel"]["ratio"] == 1.0
+        assert group["ideal_seconds"] is not None  # from concurrent_test's own reports
+    assert {m["tests_run"] for m in results["measurements"] if m["suite"] == "skewed_quick"} == {24}
+    cold = [m for m in results["measurements"] if m["runner"] == "concurrent_cold"]
+    warm = [m for m in results["measurements"] if m["runner"] == "concurrent_warm"]
+    assert cold and not any(m["template_reused"] for m in cold)
+    assert warm and all(m["template_reused"] for m in warm)
+    assert all(m["clone_seconds"] for m in cold + warm)
+
+    markdown = (tmp_path / "results" / "latest.md").read_text()
+    assert "nproc" in markdown and "| SQLite | concurrent_test warm |" in markdown
+    assert "## Targets (issue 8)" in markdown
