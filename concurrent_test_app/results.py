@@ -78,11 +78,19 @@ class ResultCall:
 
 @dataclass(frozen=True)
 class WorkUnitSpec:
-    """A work unit as the parent knows it: its key, label and the tests it holds."""
+    """A work unit as the parent knows it: its key, the tests it holds and its phase.
+
+    ``phase`` is the position of the unit's test type in Django's ``reorder_by`` order
+    (import failures, then TestCase, then SimpleTestCase and TransactionTestCase, then the
+    rest). Every worker runs units in phase order, as serial does, because a
+    TransactionTestCase empties the database and a TestCase after it would miss the rows
+    data migrations made.
+    """
 
     index: int
     key: str
     tests: tuple[CaseInfo, ...]
+    phase: int = 0
 
 
 # Messages from parent to worker.

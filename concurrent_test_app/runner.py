@@ -360,7 +360,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         suite = self.build_suite(test_labels)
         self._test_labels = tuple(test_labels)
         groups = group_units(suite)
-        units = describe_units(groups)
+        units = describe_units(groups, self.unit_phases())
         self._expected = self.load_expected([unit.key for unit in units])
         if self.shard is not None:
             k, n = self.shard
@@ -368,7 +368,7 @@ class ConcurrentTestRunner(DiscoverRunner):
             groups = [
                 tests for unit, tests in zip(units, groups, strict=True) if unit.index in chosen
             ]
-            units = describe_units(groups)
+            units = describe_units(groups, self.unit_phases())
             self.log(
                 f"Shard {k}/{n}: {len(units)} unit(s), {sum(len(u.tests) for u in units)} test(s)."
             )
@@ -430,12 +430,16 @@ class ConcurrentTestRunner(DiscoverRunner):
                 "check DATABASES and that the server is running."
             ) from exc
 
+    def unit_phases(self) -> tuple[type, ...]:
+        """Return Django's test type order, which every worker keeps between units."""
+        return (unittest.loader._FailedTest, *self.reorder_by)  # type: ignore[attr-defined]
+
     def load_expected(self, unit_keys: list[str]) -> dict[str, float]:
         """Return the expected seconds of each unit from history or the timings file."""
         if self.no_history:
-            if self.timings_file is None or not self.timings_file.exists():
+            if self.timings_file is None:
                 return {}
-            return history.load_expected(unit_keys, using=None, timings_file=self.timings_file)
+            return history.expected_from_timings_file(unit_keys, self.timings_file)
         return history.load_expected(unit_keys, timings_file=self.timings_file)
 
     def worker_spec(self) -> WorkerSpec:

@@ -27,8 +27,11 @@ class Scheduler:
     def __init__(self, units: Sequence[WorkUnitSpec], expected: Mapping[str, float]) -> None:
         self.units = list(units)
         self.expected = dict(expected)
+        # Phases first (sorted() is stable, so the strategy's order holds inside a phase):
+        # every worker then meets TestCase units before TransactionTestCase ones, as in serial.
         self._queue: deque[RunUnit] = deque(
-            RunUnit(unit.index, tuple(range(len(unit.tests)))) for unit in self.order()
+            RunUnit(unit.index, tuple(range(len(unit.tests))))
+            for unit in sorted(self.order(), key=lambda unit: unit.phase)
         )
 
     def order(self) -> list[WorkUnitSpec]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import unittest
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
@@ -43,10 +43,28 @@ def group_units(
     return list(groups.values())
 
 
-def describe_units(groups: list[list[unittest.TestCase]]) -> list[WorkUnitSpec]:
-    """Return the plain description of every unit that the parent and reports work with."""
+def unit_phase(tests: list[unittest.TestCase], phases: Sequence[type]) -> int:
+    """Return the earliest phase of the unit's tests: the index of the first type they are."""
+    return min(
+        next((i for i, kind in enumerate(phases) if isinstance(test, kind)), len(phases))
+        for test in tests
+    )
+
+
+def describe_units(
+    groups: list[list[unittest.TestCase]], phases: Sequence[type] = ()
+) -> list[WorkUnitSpec]:
+    """Return the plain description of every unit that the parent and reports work with.
+
+    ``phases`` is Django's test type order, ``(_FailedTest, *DiscoverRunner.reorder_by)``.
+    """
     return [
-        WorkUnitSpec(index, unit_key(tests[0]), tuple(case_info(test) for test in tests))
+        WorkUnitSpec(
+            index,
+            unit_key(tests[0]),
+            tuple(case_info(test) for test in tests),
+            unit_phase(tests, phases) if phases else 0,
+        )
         for index, tests in enumerate(groups)
     ]
 

@@ -77,7 +77,9 @@ def run_manage(
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python manage.py ARGS`` in ``project_dir`` and return the completed process."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    # pytest-django exports tests.settings; the project's own manage.py must choose its settings.
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    full_env = {**inherited, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=project_dir,
