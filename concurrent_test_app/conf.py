@@ -278,6 +278,15 @@ class _Settings:
         )
 
     @property
+    def ci_branch(self) -> str:
+        """Return the branch a CI system names (GitHub Actions, GitLab CI), or ""."""
+        for name in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME"):
+            value = os.environ.get(name, "").strip()
+            if value:
+                return value
+        return ""
+
+    @property
     def is_ci(self) -> bool:
         return self._env.bool("CI", default=False)
 

@@ -225,7 +225,10 @@ def git_revision() -> tuple[str, str]:
     if not commit:
         return "", ""
     branch = _run(["git", "rev-parse", "--abbrev-ref", "HEAD"])
-    return commit, "" if branch == "HEAD" else branch
+    if branch == "HEAD":
+        # CI checks out a detached commit; the CI system still knows the branch.
+        branch = app_settings.ci_branch
+    return commit, branch
 
 
 def run_outcome(report: RunReport) -> str:
