@@ -48,3 +48,26 @@ class TearDownClassErrorTests(TestCase):
 
     def test_two(self):
         self.assertEqual(self.book.title, "class data")
+
+
+class CleanupErrorTests(SimpleTestCase):
+    """A test that fails and whose cleanup errors too; a class cleanup that errors."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.addClassCleanup(cls.fail_class_cleanup)
+
+    @classmethod
+    def fail_class_cleanup(cls):
+        raise RuntimeError("fidelity: error in a class cleanup")
+
+    def fail_cleanup(self):
+        raise RuntimeError("fidelity: error in a cleanup")
+
+    def test_failure_then_cleanup_error(self):
+        self.addCleanup(self.fail_cleanup)
+        self.fail("fidelity: failure before a cleanup error")
+
+    def test_pass(self):
+        pass
