@@ -108,6 +108,29 @@ def megabytes_type(value: str) -> float:
     return number
 
 
+def concurrent_runner_class(path: str | None = None) -> type[ConcurrentTestRunner]:
+    """Return the runner class for ``path`` (default: settings.TEST_RUNNER).
+
+    A subclass of ConcurrentTestRunner is used as it is. Another DiscoverRunner subclass is
+    mixed in below ConcurrentTestRunner, so the project's own hooks (set-up of the test
+    environment, suite building, result class, checks) still run while the pool replaces
+    Django's database set-up and parallel suite. Anything else gets ConcurrentTestRunner.
+    """
+    from django.conf import settings
+    from django.test.utils import get_runner
+
+    base = get_runner(settings, path)
+    if isinstance(base, type) and issubclass(base, ConcurrentTestRunner):
+        return base
+    if not isinstance(base, type) or not issubclass(base, DiscoverRunner) or base is DiscoverRunner:
+        return ConcurrentTestRunner
+    return type(
+        f"Concurrent{base.__name__}",
+        (ConcurrentTestRunner, base),
+        {"__module__": __name__, "runner_path": f"{base.__module__}.{base.__qualname__}"},
+    )
+
+
 class ConcurrentSuite(unittest.TestSuite):
     """The suite unittest's TextTestRunner runs: it hands the work to the runner's pool."""
 
@@ -123,6 +146,8 @@ class ConcurrentSuite(unittest.TestSuite):
 class ConcurrentTestRunner(DiscoverRunner):
     """Run the suite in parallel worker processes, with exactly the serial runner's verdict."""
 
+    # The dotted path a spawned worker rebuilds this runner from (see concurrent_runner_class).
+    runner_path: str | None = None
     databases_class = WorkerDatabases
     worker_pool_class = WorkerPool
     schedulers = SCHEDULERS
@@ -457,7 +482,7 @@ class ConcurrentTestRunner(DiscoverRunner):
             buffer=self.buffer,
             debug_sql=self.debug_sql,
             debug_mode=self.debug_mode,
-            runner_path=f"{type(self).__module__}.{type(self).__qualname__}",
+            runner_path=self.runner_path or f"{type(self).__module__}.{type(self).__qualname__}",
             runner_kwargs=_picklable(runner_kwargs),
             test_labels=self._test_labels,
             units_digest=units_digest(self._units),
@@ -522,9 +547,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         try:
             self._pool_outcome = pool.run()
         except WorkerStartError as exc:
-            raise DatabaseSetupError(
-                f"{exc}; check DATABASES and that the database server accepts connections."
-            ) from exc
+            raise DatabaseSetupError(f"{exc}.") from exc
         finally:
             if progress is not None:
                 progress.close()

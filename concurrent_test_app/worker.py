@@ -8,7 +8,6 @@ suite with the same runner and options, then checks it found exactly the parent'
 from __future__ import annotations
 
 import faulthandler
-import importlib
 import io
 import logging
 import os
@@ -198,20 +197,18 @@ class EventResult(unittest.TestResult):
         self._record("addSubTest", test, subtest=info, error=text, failure=failure)
 
 
-def _import_string(path: str) -> Any:
-    module_path, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module_path), name)
-
-
 def _rebuild_units(spec: WorkerSpec) -> list[list[unittest.TestCase]]:
     """Set Django up in a fresh process and discover the same suite as the parent."""
     import django
-    from django.test.utils import setup_test_environment
 
     django.setup()
-    setup_test_environment(debug=spec.debug_mode)
-    runner_class = _import_string(spec.runner_path)
+    from .runner import concurrent_runner_class  # imports models: only after setup()
+
+    runner_class = concurrent_runner_class(spec.runner_path)
     runner = runner_class(**{**spec.runner_kwargs, "verbosity": 0})
+    # The project's own hook may change settings the tests rely on, as it did in the parent.
+    runner.setup_test_environment()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     suite = runner.build_suite(list(spec.test_labels))
     groups = group_units(suite)
     if units_digest(describe_units(groups)) != spec.units_digest:
@@ -220,6 +217,11 @@ def _rebuild_units(spec: WorkerSpec) -> list[list[unittest.TestCase]]:
             "deterministic or use --start-method fork."
         )
     return groups
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def _memory_mb() -> tuple[float, float]:
@@ -251,6 +253,16 @@ def worker_main(
     try:
         if groups is None or spec.rebuild:
             groups = _rebuild_units(spec)
+    except Exception as exc:
+        conn.send(
+            WorkerFailed(
+                spec.slot,
+                f"discovering the suite failed ({_first_line(exc)}); make discovery "
+                "deterministic or pass --start-method fork",
+            )
+        )
+        return
+    try:
         connect_worker(spec.slot, spec.database_settings, restore=spec.rebuild)
         counter = _QueryCounter()
         for alias in spec.database_settings:
@@ -259,7 +271,13 @@ def worker_main(
             if spec.debug_sql:
                 connection.force_debug_cursor = True
     except Exception as exc:
-        conn.send(WorkerFailed(spec.slot, f"{type(exc).__name__}: {exc}"))
+        conn.send(
+            WorkerFailed(
+                spec.slot,
+                f"connecting to its test databases failed ({_first_line(exc)}); check "
+                "DATABASES and that the database server accepts connections",
+            )
+        )
         return
     conn.send(WorkerReady(spec.slot, os.getpid(), spec.database_name))
     try:

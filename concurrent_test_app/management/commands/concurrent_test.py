@@ -11,24 +11,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.conf import settings
 from django.core.management.commands import test
 from django.test.runner import get_max_test_processes
-from django.test.utils import (  # type: ignore[attr-defined]
-    NullTimeKeeper,
-    TimeKeeper,
-    get_runner,
-)
+from django.test.utils import NullTimeKeeper, TimeKeeper  # type: ignore[attr-defined]
 
-from concurrent_test_app.runner import ConcurrentTestRunner
-
-
-def concurrent_runner_class(name: str | None = None) -> type[ConcurrentTestRunner]:
-    """Return the runner to use: TEST_RUNNER (or --testrunner) when it subclasses ours."""
-    runner_class = get_runner(settings, name)
-    if isinstance(runner_class, type) and issubclass(runner_class, ConcurrentTestRunner):
-        return runner_class
-    return ConcurrentTestRunner
+from concurrent_test_app.runner import concurrent_runner_class
 
 
 class Command(test.Command):
@@ -54,8 +41,8 @@ class Command(test.Command):
         )
         parser.add_argument(
             "--testrunner",
-            help="Use this runner class (a subclass of ConcurrentTestRunner) instead of "
-            "TEST_RUNNER.",
+            help="Use this runner class instead of TEST_RUNNER; a DiscoverRunner subclass keeps "
+            "its hooks.",
         )
         concurrent_runner_class(self.test_runner).add_arguments(parser)
 
