@@ -1,0 +1,324 @@
+"""Drive the faults fixture project from the acceptance tests, and find what a run left behind.
+
+Every database the tests create is named after ``TOKEN`` (unique to one pytest session), so the
+leftover checks and the final clean-up look only at this session's databases on the shared
+servers. Template databases are kept on purpose between runs (``build_test_template``), so a
+leftover is any database or SQLite file carrying the token that is not a published template.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from concurrent_test_app import naming
+from tests.conftest import ROOT, SERVERS, _reachable, database_url
+
+FAULTS_DIR = ROOT / "tests" / "fixture_suites" / "faults"
+# Short, because the app shortens long name prefixes with a hash and the token must survive.
+TOKEN = f"flt{secrets.token_hex(2)}"
+SETTINGS = "faults_project.settings"
+
+
+@dataclass
+class Run:
+    """What one ``manage.py`` run of the fixture project did."""
+
+    command: str
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        return {entry["id"]: entry["outcome"] for entry in self.report.get("tests", [])}
+
+    @property
+    def messages(self) -> dict[str, str]:
+        return {entry["id"]: entry.get("message") or "" for entry in self.report.get("tests", [])}
+
+    def describe(self) -> str:
+        """Return the command, its exit status and the tail of its output, for assertions."""
+        out = "\n".join(self.stdout.splitlines()[-30:])
+        err = "\n".join(self.stderr.splitlines()[-60:])
+        return (
+            f"command: {self.command}\nexit status: {self.returncode} after {self.seconds:.1f}s"
+            f"\n--- stdout tail ---\n{out}\n--- stderr tail ---\n{err}"
+        )
+
+
+@dataclass
+class Project:
+    """The fixture project pointed at one vendor: its environment and its scratch folder."""
+
+    vendor: str
+    scratch: Path
+    database: str  # the real database's name (a file path for SQLite)
+    env: dict[str, str]
+
+    @property
+    def tmpdir(self) -> Path:
+        """Return the TMPDIR the runs get, so that their temporary files can be checked."""
+        return Path(self.env["TMPDIR"])
+
+    @property
+    def sqlite_folder(self) -> Path:
+        """Return where the app keeps this project's SQLite templates and clones."""
+        return Path(self.database).parent / naming.SQLITE_FOLDER
+
+    def manage(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
+        """Run ``manage.py ARGS`` in the fixture project and return what it did."""
+        report_path = _report_path(args)
+        if report_path is not None and report_path.exists():
+            report_path.unlink()
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env, **(env or {})}
+        started = time.monotonic()
+        completed = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=FAULTS_DIR,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        run = Run(
+            command=command_line(args, env),
+            returncode=completed.returncode,
+            stdout=completed.stdout,
+            stderr=completed.stderr,
+            seconds=time.monotonic() - started,
+        )
+        if report_path is not None and report_path.exists():
+            run.report = json.loads(report_path.read_text())
+        return run
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """Start ``manage.py ARGS`` in its own session (as a terminal's foreground job is)."""
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=FAULTS_DIR,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    # -- what a run left behind ------------------------------------------------------------
+
+    def leftovers(self) -> list[str]:
+        """Return every database, SQLite file or temporary file of this project that a run left.
+
+        Published templates (and the lock file their builds share) are kept on purpose.
+        """
+        found = [f"temporary file {path}" for path in sorted(self.tmpdir.rglob("*"))]
+        if self.vendor == "sqlite":
+            if self.sqlite_folder.is_dir():
+                for path in sorted(self.sqlite_folder.iterdir()):
+                    if path.suffix == ".lock" or is_template(path.name):
+                        continue
+                    found.append(f"SQLite file {path}")
+            for path in sorted(self.scratch.iterdir()):
+                if path.name.startswith("test_") or path.name.endswith(naming.SQLITE_SUFFIX):
+                    if path != Path(self.database):
+                        found.append(f"SQLite file {path}")
+        else:
+            found += [
+                f"{self.vendor} database {name}"
+                for name in self.server_names()
+                if not is_template(name)
+            ]
+        return found
+
+    def server_names(self) -> list[str]:
+        """Return the test databases, templates and clones of this project on its server.
+
+        Their names start with the test database's name, ``test_<real name>``; the app keeps
+        it at the front of every name it derives.
+        """
+        test_name = f"test_{self.database}"
+        return [
+            name
+            for name in server_databases(self.vendor)
+            if name == test_name or name.startswith(f"{test_name}_")
+        ]
+
+    def templates(self) -> list[str]:
+        """Return this project's published templates (database or SQLite file names)."""
+        if self.vendor == "sqlite":
+            if not self.sqlite_folder.is_dir():
+                return []
+            return sorted(p.name for p in self.sqlite_folder.iterdir() if is_template(p.name))
+        return [name for name in self.server_names() if is_template(name)]
+
+    def drop_server_databases(self) -> None:
+        """Drop this project's test databases, templates and clones (not the real one)."""
+        drop_databases(self.vendor, self.server_names())
+
+
+def _report_path(args: tuple[str, ...]) -> Path | None:
+    for flag, value in zip(args, args[1:], strict=False):
+        if flag == "--json-report":
+            return Path(value)
+    return None
+
+
+def command_line(args: tuple[str, ...], env: dict[str, str] | None = None) -> str:
+    """Return the shell command that reproduces a run, for failure messages and the report."""
+    assignments = " ".join(f"{key}={value}" for key, value in (env or {}).items())
+    prefix = f"{assignments} " if assignments else ""
+    return f"cd {FAULTS_DIR} && {prefix}python manage.py {' '.join(args)}"
+
+
+def is_template(name: str) -> bool:
+    """Return whether ``name`` is a published template database (or its SQLite file)."""
+    parsed = naming.parse(name)
+    return parsed is not None and parsed.kind == naming.TEMPLATE
+
+
+def make_project(vendor: str, scratch: Path, suffix: str = "") -> Project:
+    """Return the fixture project on ``vendor``, with its real database named for this session.
+
+    On PostgreSQL and MariaDB the real database is not created here: see
+    :func:`create_real_database` for the runs that need one.
+    """
+    tmpdir = scratch / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    if vendor == "sqlite":
+        database = str(scratch / "faults.sqlite3")
+        url = database_url(vendor, database)
+    else:
+        database = f"{TOKEN}{suffix}"
+        url = database_url(vendor, database)
+    env = {"DJANGO_SETTINGS_MODULE": SETTINGS, "DATABASE_URL": url, "TMPDIR": str(tmpdir)}
+    return Project(vendor=vendor, scratch=scratch, database=database, env=env)
+
+
+# -- the servers ---------------------------------------------------------------------------
+
+
+def _postgres() -> Any:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    return conn
+
+
+def _mysql() -> Any:
+    import MySQLdb
+
+    return MySQLdb.connect(host="127.0.0.1", port=3306, user="root", passwd="")
+
+
+def server_databases(vendor: str) -> list[str]:
+    """Return the databases on ``vendor``'s server whose names carry this session's token."""
+    if vendor == "postgresql":
+        conn = _postgres()
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname",
+                    (f"%{TOKEN}%",),
+                )
+                return [row[0] for row in cursor.fetchall()]
+        finally:
+            conn.close()
+    conn = _mysql()
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SHOW DATABASES LIKE %s", (f"%{TOKEN}%",))
+        return sorted(row[0] for row in cursor.fetchall())
+    finally:
+        conn.close()
+
+
+def create_real_database(vendor: str, name: str) -> None:
+    """Create the project's real (non-test) database on ``vendor``'s server."""
+    assert TOKEN in name
+    if vendor == "postgresql":
+        conn = _postgres()
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
+    elif vendor == "mysql":
+        conn = _mysql()
+        try:
+            conn.cursor().execute(f"CREATE DATABASE `{name}`")
+        finally:
+            conn.close()
+
+
+def drop_session_databases(vendor: str) -> None:
+    """Drop every database carrying this session's token: real ones, templates and clones."""
+    if _reachable(str(SERVERS[vendor]["host"]), int(SERVERS[vendor]["port"])):  # type: ignore[call-overload]
+        drop_databases(vendor, server_databases(vendor))
+
+
+def drop_databases(vendor: str, names: list[str]) -> None:
+    """Drop the databases ``names`` (each carrying this session's token) on ``vendor``."""
+    assert all(TOKEN in name for name in names), names
+    if vendor == "postgresql":
+        conn = _postgres()
+        try:
+            with conn.cursor() as cursor:
+                for name in names:
+                    quoted = '"' + name.replace('"', '""') + '"'
+                    cursor.execute(f"ALTER DATABASE {quoted} IS_TEMPLATE false")
+                    cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        finally:
+            conn.close()
+    else:
+        conn = _mysql()
+        try:
+            cursor = conn.cursor()
+            for name in names:
+                cursor.execute("DROP DATABASE IF EXISTS `{}`".format(name.replace("`", "``")))
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def used_servers() -> Iterator[set[str]]:
+    """Collect the servers a module used; drop this session's databases on them at the end."""
+    used: set[str] = set()
+    yield used
+    for vendor in sorted(used):
+        drop_session_databases(vendor)
+
+
+@pytest.fixture
+def project(vendor: str, tmp_path: Path, used_servers: set[str]) -> Project:
+    """Return the fixture project on ``vendor``, remembering the server for the clean-up."""
+    if vendor != "sqlite":
+        used_servers.add(vendor)
+    return make_project(vendor, tmp_path)
+
+
+def fixture_files() -> set[Path]:
+    """Return the fixture project's files (bytecode left out), to see that runs add none."""
+    return {
+        path
+        for path in FAULTS_DIR.rglob("*")
+        if "__pycache__" not in path.parts and not path.name.endswith(".pyc")
+    }
+
+
+def error_line(stderr: str) -> str:
+    """Return the last non-empty line of ``stderr``: where Django and argparse put the error."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
