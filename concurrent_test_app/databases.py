@@ -196,6 +196,10 @@ class WorkerDatabases:
 
     def _prepare(self, database: _Database, slot: int) -> float:
         started = time.perf_counter()
+        if database.in_memory:
+            # The worker copies the template into its own in-memory database with the backup
+            # API (connect_worker): always fresh, nothing on disk to drop.
+            return time.perf_counter() - started
         name = naming.clone_name(database.template, slot, self.run_token)
         database.clones[slot] = name
         if self.keepdb and slot not in self._prepared and self._reusable(database, name):
@@ -218,15 +222,15 @@ class WorkerDatabases:
         """Return, per alias, the plain settings a worker in ``slot`` connects with."""
         result: WorkerSettings = {}
         for database in self._databases:
-            clone = database.clones.get(slot) or naming.clone_name(
-                database.template, slot, self.run_token
-            )
-            physical = database.cloner.settings_for(clone)["NAME"]
-            name = physical
             load = None
             if database.in_memory:
                 name = naming.sqlite_memory_name(database.owner, slot, self.run_token)
-                load = physical
+                load = database.cloner.settings_for(database.template)["NAME"]
+            else:
+                clone = database.clones.get(slot) or naming.clone_name(
+                    database.template, slot, self.run_token
+                )
+                name = database.cloner.settings_for(clone)["NAME"]
             aliases = database.aliases + [
                 m for m, o in self._mirrors.items() if o == database.owner
             ]
@@ -249,9 +253,10 @@ class WorkerDatabases:
         if not self._databases:
             return ""
         database = self._databases[0]
-        return database.clones.get(slot) or naming.clone_name(
+        name = database.clones.get(slot) or naming.clone_name(
             database.template, slot, self.run_token
         )
+        return f"{name} (in memory)" if database.in_memory else name
 
     def drop_slot(self, slot: int) -> None:
         """Drop the clones of worker ``slot`` (kept with --keepdb)."""

@@ -315,6 +315,8 @@ def test_a_warm_concurrent_test_run_performs_no_migration(project: Project, tmp_
 def test_keepdb_reuses_worker_clones_while_the_fingerprint_matches(
     project: Project, tmp_path: Path
 ) -> None:
+    if project.vendor == "sqlite":  # in memory there is nothing to keep: test on files
+        project.env["TEST_DATABASE_FILE"] = str(project.path / "test_db.sqlite3")
     first = project.manage("concurrent_test", "--workers", "2", "--keepdb", "--noinput")
     assert first.returncode == 0, first.stdout + first.stderr
     kept = [name for name in project.databases() if naming_kind(name) == "w"]

@@ -1,7 +1,8 @@
 """SQLite: templates and clones are files; a clone is a file copy; the lock is a file lock.
 
-A worker whose alias would test on an in-memory database loads its clone file into its own
-in-memory database with SQLite's backup API (see :func:`load_into_memory`).
+A worker whose alias would test on an in-memory database copies the template file into its
+own in-memory database with SQLite's backup API (see :func:`load_into_memory`): the parent
+copies no file at all then, as Django's fork copies its in-memory database for free.
 """
 
 from __future__ import annotations
@@ -82,11 +83,8 @@ class SQLiteCloner(DatabaseCloner):
         sqlite3.connect(path).close()
 
     def _clone(self, source: str, target: str) -> None:
-        # Copy to a side name and move it in: a clone cut short never carries the real name.
-        path = self._path(target)
-        partial = path.with_name(f".{path.name}.partial")
-        shutil.copyfile(self._path(source), partial)
-        os.replace(partial, path)
+        # A clone cut short is a corrupt file that nothing reuses: its bookkeeping is unreadable.
+        shutil.copyfile(self._path(source), self._path(target))
 
     def _rename(self, source: str, target: str) -> None:
         os.replace(self._path(source), self._path(target))

@@ -29,3 +29,5 @@ PROJECT_NAME = env("PROJECT_NAME", default=None)
 CONCURRENT_TEST_TEMPLATES_TO_KEEP = env.int("TEMPLATES_TO_KEEP", default=3)
 if env.bool("TEST_NO_MIGRATE", default=False):
     DATABASES["default"]["TEST"] = {"MIGRATE": False}
+if env.str("TEST_DATABASE_FILE", default=""):  # SQLite: test on a file, not in memory
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_FILE")}
