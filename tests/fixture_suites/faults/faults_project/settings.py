@@ -33,6 +33,9 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'faults.sqlite3'}"),
 }
 
+# The bad-input tests point it at files that are not timings files.
+TEST_TIMINGS_FILE = env.str("FAULTS_TIMINGS_FILE", default="") or None
+
 # Each variant replaces settings with a value concurrent_test must refuse with exit status 2.
 VARIANTS: dict[str, dict[str, Any]] = {
     "project_name_not_a_string": {"PROJECT_NAME": 42},
