@@ -50,8 +50,11 @@ SUMMARY_KEYS = (
 )
 
 # Django's test options that change which tests run or their order, each compared on its own.
-# The module whose setUpModule fails in two stretches of a serial run (a SimpleTestCase and a
-# TestCase): only the "all" run holds it, so that a mismatch there stays one clear failure.
+# The modules with setUpModule whose classes serial Django runs in two stretches, because
+# their types differ (test_module_errors: a SimpleTestCase and a TestCase, its setUpModule
+# error reported twice; test_module_mixed_types: a TestCase and a TransactionTestCase). Only
+# the "all" run and test_module_unit_keeps_transaction_tests_last hold them, so that a
+# mismatch there stays one clear failure instead of failing every variant.
 MIXED_MODULE = ("--exclude-tag", "fidelity_mixed_module")
 VARIANTS: dict[str, tuple[str, ...]] = {
     "all": (),
@@ -162,6 +165,11 @@ def expected_outcomes(vendor: str) -> dict[str, str]:
         f"{_MOD}SecondModuleTests.test_module_set_up_once": "passed",
         f"{_MOD}SecondModuleTests.test_uses_database": "passed",
         "ledger.tests.test_module_teardown.ModuleTearDownTests.test_passes": "passed",
+        "ledger.tests.test_module_mixed_types.MixedModuleCaseTests.test_sees_migration_data": (
+            "passed"
+        ),
+        "ledger.tests.test_module_mixed_types.MixedModuleTransactionTests"
+        ".test_writes_and_is_flushed": "passed",
         "tearDownModule (ledger.tests.test_module_teardown)": "error",
         f"{_SET}OverrideSettingsTests.test_class_override": "passed",
         f"{_SET}OverrideSettingsTests.test_method_override": "passed",
@@ -183,7 +191,7 @@ def expected_outcomes(vendor: str) -> dict[str, str]:
     }
 
 
-EXPECTED_RAN = "Ran 56 tests"
+EXPECTED_RAN = "Ran 58 tests"
 EXPECTED_VERDICT = (
     "FAILED (failures=8, errors=16, skipped=9, expected failures=1, unexpected successes=1)"
 )
@@ -253,7 +261,7 @@ def run_serial(env: dict[str, str], record: Path, *options: str) -> SuiteRun:
     return _suite_run(args, process, record)
 
 
-def run_concurrent(env: dict[str, str], report: Path, *options: str) -> SuiteRun:
+def run_concurrent(env: dict[str, str], report: Path, *options: str, workers: int = 2) -> SuiteRun:
     """Run the fixture suite with ``concurrent_test --workers 2`` and read its JSON report.
 
     ``--no-history``: the fixture's real databases are never migrated, and timing history has
@@ -263,7 +271,7 @@ def run_concurrent(env: dict[str, str], report: Path, *options: str) -> SuiteRun
         "concurrent_test",
         "--noinput",
         "--workers",
-        "2",
+        str(workers),
         "--no-history",
         "--json-report",
         str(report),
@@ -454,8 +462,8 @@ def test_serial_reference_is_what_the_fixture_suite_means(
     assert (serial.ran, serial.verdict) == (EXPECTED_RAN, EXPECTED_VERDICT), serial.describe()
     assert serial.outcomes == expected_outcomes(vendor), serial.describe()
     assert serial.summary == {
-        "tests_run": 56,
-        "passed": 31,
+        "tests_run": 58,
+        "passed": 33,
         "failures": 8,
         "errors": 16,
         "skipped": 9,
@@ -529,6 +537,29 @@ def test_unit_order_from_history_does_not_change_the_verdict(
     concurrent = run_concurrent(
         env, tmp_path / "concurrent.json", "--timings-file", str(timings), *MIXED_MODULE
     )
+    problems = mismatches(serial, concurrent)
+    assert not problems, report(problems, serial, concurrent)
+
+
+MIXED_TYPES_LABELS = (
+    "ledger.tests.test_module_mixed_types",
+    "library.tests.test_database.BookTests",
+)
+
+
+def test_module_unit_keeps_transaction_tests_last(
+    vendor: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A module unit's TransactionTestCase must not flush the database of a later TestCase.
+
+    One worker, so that BookTests (which reads data-migration rows in setUpTestData) surely
+    runs on the database the module's TransactionTestCase used.
+    """
+    serial = run_serial(env, tmp_path / "serial.json", *MIXED_TYPES_LABELS)
+    assert (serial.returncode, serial.ran, serial.verdict) == (0, "Ran 6 tests", "OK"), (
+        serial.describe()
+    )
+    concurrent = run_concurrent(env, tmp_path / "concurrent.json", *MIXED_TYPES_LABELS, workers=1)
     problems = mismatches(serial, concurrent)
     assert not problems, report(problems, serial, concurrent)
 
