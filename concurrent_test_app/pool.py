@@ -91,6 +91,7 @@ class _Worker:
     eof: bool = False
     peak_rss_mb: float = 0.0
     fixture_problem: str | None = None
+    dirty: bool = False
 
 
 class WorkerPool:
@@ -276,7 +277,12 @@ class WorkerPool:
         ):
             return
         for worker in idle:
-            item = None if self._stopping() else self.scheduler.next_item(worker.slot)
+            item = None
+            if not self._stopping():
+                item = self.scheduler.next_item(worker.slot, dirty=worker.dirty)
+                if item is None and len(self.scheduler):
+                    self._refresh(worker)
+                    continue
             if item is None:
                 worker.stopping = True
                 try:
@@ -336,6 +342,7 @@ class WorkerPool:
                 reason = "not run: the unit ended before reaching it"
             self._finish_item(worker, reason)
             worker.units_run += 1
+            worker.dirty = worker.dirty or unit.flushes
             worker.peak_rss_mb = max(worker.peak_rss_mb, message.memory_peak_mb)
             self._maybe_recycle(worker, message.rss_mb)
 
@@ -391,6 +398,13 @@ class WorkerPool:
         self._retire(worker, graceful=True)
         # A recycled worker keeps its clone: nothing went wrong with the data.
         self._start(worker.slot, self.databases.worker_settings(worker.slot))
+
+    def _refresh(self, worker: _Worker) -> None:
+        """Give a worker whose database a TransactionTestCase emptied a fresh clone."""
+        logger.debug("Worker %s gets a fresh clone for the TestCase units left", worker.slot)
+        self.records[worker.slot].refreshes += 1
+        self._retire(worker, graceful=True)
+        self._start(worker.slot, self.databases.prepare_slot(worker.slot))
 
     def _retire(self, worker: _Worker, *, graceful: bool) -> None:
         if graceful:

@@ -82,15 +82,16 @@ class WorkUnitSpec:
 
     ``phase`` is the position of the unit's test type in Django's ``reorder_by`` order
     (import failures, then TestCase, then SimpleTestCase and TransactionTestCase, then the
-    rest). Every worker runs units in phase order, as serial does, because a
-    TransactionTestCase empties the database and a TestCase after it would miss the rows
-    data migrations made.
+    rest). A TransactionTestCase empties the database, and in serial no TestCase runs after
+    one; ``flushes`` and ``needs_clean`` let the pool keep that promise per worker.
     """
 
     index: int
     key: str
     tests: tuple[CaseInfo, ...]
     phase: int = 0
+    flushes: bool = False  # holds a TransactionTestCase: leaves its database emptied
+    needs_clean: bool = False  # holds a TestCase using a database: wants the template's rows
 
 
 # Messages from parent to worker.
@@ -312,6 +313,7 @@ class WorkerRecord:
     memory_peak_mb: float = 0.0
     restarts: int = 0
     recycles: int = 0
+    refreshes: int = 0
     timeline: list[tuple[str, float, float]] = field(default_factory=list)
 
 

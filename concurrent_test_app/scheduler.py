@@ -26,20 +26,28 @@ class Scheduler:
 
     def __init__(self, units: Sequence[WorkUnitSpec], expected: Mapping[str, float]) -> None:
         self.units = list(units)
+        self.units_by_index = {unit.index: unit for unit in self.units}
         self.expected = dict(expected)
-        # Phases first (sorted() is stable, so the strategy's order holds inside a phase):
-        # every worker then meets TestCase units before TransactionTestCase ones, as in serial.
         self._queue: deque[RunUnit] = deque(
-            RunUnit(unit.index, tuple(range(len(unit.tests))))
-            for unit in sorted(self.order(), key=lambda unit: unit.phase)
+            RunUnit(unit.index, tuple(range(len(unit.tests)))) for unit in self.order()
         )
 
     def order(self) -> list[WorkUnitSpec]:
         return self.units
 
-    def next_item(self, slot: int) -> RunUnit | None:
-        """Return the next piece of work for the worker in ``slot``, or None when none is left."""
-        return self._queue.popleft() if self._queue else None
+    def next_item(self, slot: int, dirty: bool = False) -> RunUnit | None:
+        """Return the next piece of work for the worker in ``slot``, or None.
+
+        A ``dirty`` worker ran a TransactionTestCase, which leaves its database emptied; it
+        is never given a unit with a TestCase, which (as in serial, where TestCases run
+        first) may rely on the rows data migrations made. None while work remains tells the
+        pool to give that worker a fresh clone.
+        """
+        for position, item in enumerate(self._queue):
+            if not (dirty and self.units_by_index[item.unit].needs_clean):
+                del self._queue[position]
+                return item
+        return None
 
     def requeue(self, item: RunUnit) -> None:
         """Put the unfinished rest of a unit back, ahead of everything else."""
@@ -57,9 +65,13 @@ class Scheduler:
 
 
 class DiscoveryScheduler(Scheduler):
-    """Discovery order, as Django's --parallel hands out TestCase classes."""
+    """Discovery order (Django's test type order first), as Django's --parallel hands out units."""
 
     name = "discovery"
+
+    def order(self) -> list[WorkUnitSpec]:
+        # sorted() is stable: inside a phase the units keep discovery order.
+        return sorted(self.units, key=lambda unit: unit.phase)
 
 
 class LongestFirstScheduler(Scheduler):

@@ -12,18 +12,27 @@ from __future__ import annotations
 import hashlib
 import sys
 import unittest
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from django.test import TestCase, TransactionTestCase
 from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
 from .results import CaseInfo, WorkUnitSpec
 
 
+def has_module_fixtures(test: unittest.TestCase) -> bool:
+    """Return whether the module of ``test`` defines setUpModule or tearDownModule."""
+    module = sys.modules.get(type(test).__module__)
+    return module is not None and (
+        hasattr(module, "setUpModule") or hasattr(module, "tearDownModule")
+    )
+
+
 def unit_key(test: unittest.TestCase) -> str:
     """Return the key of the unit ``test`` belongs to: "module.Class", or "module"."""
     cls = type(test)
-    module = sys.modules.get(cls.__module__)
-    if module is not None and (hasattr(module, "setUpModule") or hasattr(module, "tearDownModule")):
+    if has_module_fixtures(test):
         return cls.__module__
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -36,11 +45,48 @@ def case_info(test: unittest.TestCase) -> CaseInfo:
 def group_units(
     suite: Iterable[unittest.TestCase] | unittest.TestSuite,
 ) -> list[list[unittest.TestCase]]:
-    """Return the suite's tests grouped into units, in order of first appearance."""
-    groups: dict[str, list[unittest.TestCase]] = {}
+    """Return the suite's tests grouped into units, in order of first appearance.
+
+    The tests of a module with module fixtures form one unit for as long as they follow one
+    another; when Django's order splits them (TestCase classes go first, --shuffle mixes
+    classes), serial runs setUpModule and tearDownModule once per stretch, and so does each
+    stretch's unit here.
+    """
+    groups: list[list[unittest.TestCase]] = []
+    classes: dict[str, list[unittest.TestCase]] = {}
+    previous = None
     for test in iter_test_cases(suite):
-        groups.setdefault(unit_key(test), []).append(test)
-    return list(groups.values())
+        key = unit_key(test)
+        if has_module_fixtures(test):
+            if key != previous:
+                groups.append([])
+            groups[-1].append(test)
+        else:
+            group = classes.get(key)
+            if group is None:
+                group = classes[key] = []
+                groups.append(group)
+            group.append(test)
+        previous = key
+    return groups
+
+
+def _uses_database(test: unittest.TestCase) -> bool:
+    return bool(getattr(test, "databases", None))
+
+
+def _flushes(test: unittest.TestCase) -> bool:
+    """Return whether ``test`` empties its databases when it ends (TransactionTestCase)."""
+    return (
+        isinstance(test, TransactionTestCase)
+        and not isinstance(test, TestCase)
+        and _uses_database(test)
+    )
+
+
+def _needs_clean(test: unittest.TestCase) -> bool:
+    """Return whether ``test`` may rely on the rows its database had after migrating."""
+    return isinstance(test, TestCase) and _uses_database(test)
 
 
 def unit_phase(tests: list[unittest.TestCase], phases: Sequence[type]) -> int:
@@ -58,12 +104,21 @@ def describe_units(
 
     ``phases`` is Django's test type order, ``(_FailedTest, *DiscoverRunner.reorder_by)``.
     """
+    seen: Counter[str] = Counter()
+    keys = []
+    for tests in groups:
+        key = unit_key(tests[0])
+        seen[key] += 1
+        # A module split into stretches gets one key per stretch, stable from run to run.
+        keys.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
     return [
         WorkUnitSpec(
             index,
-            unit_key(tests[0]),
+            keys[index],
             tuple(case_info(test) for test in tests),
             unit_phase(tests, phases) if phases else 0,
+            flushes=any(_flushes(test) for test in tests),
+            needs_clean=any(_needs_clean(test) for test in tests),
         )
         for index, tests in enumerate(groups)
     ]
