@@ -49,13 +49,15 @@ SUMMARY_KEYS = (
     "not_run",
 )
 
-# Django's test options that change which tests run or their order, each compared on its own.
 # The modules with setUpModule whose classes serial Django runs in two stretches, because
 # their types differ (test_module_errors: a SimpleTestCase and a TestCase, its setUpModule
 # error reported twice; test_module_mixed_types: a TestCase and a TransactionTestCase). Only
 # the "all" run and test_module_unit_keeps_transaction_tests_last hold them, so that a
 # mismatch there stays one clear failure instead of failing every variant.
 MIXED_MODULE = ("--exclude-tag", "fidelity_mixed_module")
+
+# Django's test options that change which tests run, their order or the result class, each
+# compared on its own.
 VARIANTS: dict[str, tuple[str, ...]] = {
     "all": (),
     "keyword": ("-k", "Error", "-k", "SubTest", *MIXED_MODULE),
@@ -67,6 +69,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "library.tests.test_missing_module",
         "library.tests.test_outcomes.SubTestTests.test_subtests_fail_and_error",
         "ledger",
+        *MIXED_MODULE,
     ),
     "reverse": ("--reverse", *MIXED_MODULE),
     "buffer": ("--buffer", *MIXED_MODULE),
@@ -76,7 +79,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     # stretch decides what a module-level counter says. Module-fixture classes are left out.
     "shuffle": ("--shuffle", "1234", "--exclude-tag", "fidelity_module", *MIXED_MODULE),
 }
-# The comparisons of runner options (spawn, timing history) run everything but that module.
+# The comparisons of runner options (spawn, timing history) run everything but those modules.
 SERIAL_OPTIONS = {**VARIANTS, "baseline": MIXED_MODULE}
 
 _RAN = re.compile(r"^(Ran \d+ tests?) in \d+\.\d+s$", re.MULTILINE)
@@ -262,7 +265,7 @@ def run_serial(env: dict[str, str], record: Path, *options: str) -> SuiteRun:
 
 
 def run_concurrent(env: dict[str, str], report: Path, *options: str, workers: int = 2) -> SuiteRun:
-    """Run the fixture suite with ``concurrent_test --workers 2`` and read its JSON report.
+    """Run the fixture suite with ``concurrent_test --workers N`` and read its JSON report.
 
     ``--no-history``: the fixture's real databases are never migrated, and timing history has
     no say in a verdict.
