@@ -310,6 +310,10 @@ def inner(options: dict[str, Any]) -> None:
     slots = list(range(1, workers + 1))
     connection = connections["default"]
     real_name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        # Test on a file, ours and Django's alike: Django's in-memory test database is "cloned"
+        # by fork for free, and so is ours (each worker backs the template up into memory).
+        connection.settings_dict["TEST"]["NAME"] = str(root / "test_db.sqlite3")
     runs_of: dict[str, list[float]] = {
         key: []
         for key in (
@@ -349,10 +353,6 @@ def inner(options: dict[str, Any]) -> None:
 
     def django_own() -> None:
         creation = connection.creation
-        if connection.vendor == "sqlite":
-            # A file test database: Django's in-memory one is "cloned" by fork for free, and
-            # a file is what our templates are.
-            connection.settings_dict["TEST"]["NAME"] = str(root / "django_test.sqlite3")
         started = time.perf_counter()
         old_name = real_name
         creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
@@ -368,7 +368,6 @@ def inner(options: dict[str, Any]) -> None:
         for slot in slots:
             creation.destroy_test_db(verbosity=0, suffix=str(slot))
         creation.destroy_test_db(old_name, verbosity=0)
-        connection.settings_dict["TEST"]["NAME"] = None
 
     # One cold build first, so that every warm round finds its template.
     ours(cold=True)

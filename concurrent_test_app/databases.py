@@ -101,14 +101,16 @@ class WorkerDatabases:
             for alias in group:
                 self._old_names.setdefault(alias, connections[alias].settings_dict["NAME"])
             builder = TemplateBuilder(owner, verbosity=self.verbosity, log=self.log)
-            if not warned:
+            with self.time_keeper.timed(f"  Creating '{owner}'"):
+                result = builder.ensure(force=self.rebuild_template)
+            if not result.reused and not warned:
+                # Checked when a template is built (and by build_test_template), not on every
+                # warm run: the check costs about as much as the rest of a warm set-up.
                 warning = migration_drift_warning()
                 if warning:
                     logger.warning("%s", warning)
                     self.log(f"Warning: {warning}")
                 warned = True
-            with self.time_keeper.timed(f"  Creating '{owner}'"):
-                result = builder.ensure(force=self.rebuild_template)
             action = {"reused": "Reused", "built": "Built", "incremental": "Updated"}[result.mode]
             self.log(
                 f"{action} template for alias '{owner}'"
