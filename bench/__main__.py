@@ -181,6 +181,7 @@ def summarize(
             "db_setup_median": _round(_median(m.db_setup_seconds for m in runs)),
             "efficiency": round(ideal / median, 3) if ideal else None,
             "ms_per_test": round(median / project.shape.tests * 1000, 2),
+            "cpu_median": _round(_median(m.cpu_seconds for m in runs)),
             "pool_wall_median": _round(_median(m.pool_wall_seconds for m in runs)),
         }
     clones = [s for m in concurrent for s in m.clone_seconds]
@@ -207,6 +208,7 @@ def summarize(
         "planned_ideal_seconds": _round(project.shape.planned_ideal(workers) or None),
         "clone_ms_median": _round(statistics.median(clones) * 1000 if clones else None, 1),
         "clone_count": len(clones),
+        "load_median": _round(_median(m.load_before for m in measurements), 2),
         "template_build_seconds_median": _round(
             _median(m.template_seconds for m in by_runner.get("concurrent_cold", []))
         ),
@@ -468,6 +470,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "each round. Wall = the whole `manage.py` command, start to exit.",
         '- DB set-up: Django\'s `--timing` line "Total database setup" (create, migrate, clone); '
         "for concurrent_test the same line (template build or reuse) plus its worker clones.",
+        "- CPU s = user + system seconds of the command and its worker processes (it moves "
+        "less with load than wall time does).",
         "- Efficiency = ideal makespan / wall, where the ideal makespan is max(sum of unit times "
         f"/ {n}, longest unit), unit times taken from concurrent_test's JSON reports.",
     ]
@@ -522,19 +526,36 @@ def _loads(values: list[float] | None) -> str:
     return "/".join(f"{v:.2f}" for v in values) if values else "?"
 
 
+LAST_COLUMN = {
+    "skewed": ("efficiency", "efficiency"),
+    "many_small": ("ms per test", "ms_per_test"),
+    "heavy_schema": ("DB set-up x Django --parallel", "setup_ratio"),
+}
+
+
+def _kind(suite: str) -> str:
+    return suite.removesuffix("_quick")
+
+
 def _suite_table(groups: list[dict[str, Any]], suite: str) -> list[str]:
-    small = suite.startswith("many_small")
-    header = "| vendor | runner | median wall s | runs s | x Django --parallel | DB set-up s | " + (
-        "ms per test |" if small else "efficiency |"
+    title, key = LAST_COLUMN.get(_kind(suite), ("efficiency", "efficiency"))
+    header = (
+        "| vendor | runner | median wall s | runs s | x Django --parallel | DB set-up s | CPU s | "
+        f"{title} |"
     )
-    lines = [header, "|---|---|---:|---|---:|---:|---:|"]
+    lines = [header, "|---|---|---:|---|---:|---:|---:|---:|"]
     for group in groups:
+        baseline = group["runners"].get(run.BASELINE, {}).get("db_setup_median")
         for row in group["runners"].values():
-            last = _s(row["ms_per_test"]) if small else _s(row["efficiency"])
+            if key == "setup_ratio":
+                setup = row["db_setup_median"]
+                last = _x(setup / baseline if setup is not None and baseline else None)
+            else:
+                last = _s(row[key])
             lines.append(
                 f"| {group['vendor_label']} | {row['label']} | {_s(row['median'])} | "
                 f"{' / '.join(f'{w:.2f}' for w in row['walls'])} | {_x(row['ratio'])} | "
-                f"{_s(row['db_setup_median'])} | {last} |"
+                f"{_s(row['db_setup_median'])} | {_s(row['cpu_median'], 1)} | {last} |"
             )
     return lines
 
@@ -545,8 +566,15 @@ def _suite_notes(groups: list[dict[str, Any]], info_suite: dict[str, Any], n: in
         warm = group["runners"].get("concurrent_warm") or {}
         parts = [
             f"{group['vendor_label']} ({group['server_version']}, measured "
-            f"{group['measured_at']}): ideal makespan {_s(group['ideal_seconds'])} s"
+            f"{group['measured_at']}, median load average {_s(group['load_median'])} as "
+            "commands started)"
         ]
+        if _kind(group["suite"]) != "skewed":
+            if warm.get("pool_wall_median") is not None:
+                parts.append(f"warm run's own wall (report) {_s(warm['pool_wall_median'])} s")
+            lines.append("- " + "; ".join(parts) + ".")
+            continue
+        parts.append(f"ideal makespan {_s(group['ideal_seconds'])} s")
         if group.get("planned_ideal_seconds"):
             parts.append(f"planned {_s(group['planned_ideal_seconds'])} s")
         if group.get("ideal_plus_clone_seconds") is not None:

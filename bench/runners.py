@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -259,9 +260,10 @@ def manage(
     *args: str,
     runner: RunnerSpec | None = None,
     check: bool = True,
-) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run ``manage.py ARGS`` for ``project`` on ``vendor``; return it and its wall seconds."""
+) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run ``manage.py ARGS`` for ``project`` on ``vendor``; return it, its wall and CPU seconds."""
     command = [sys.executable, "manage.py", *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     try:
         completed = subprocess.run(
@@ -277,13 +279,16 @@ def manage(
             f"{' '.join(args)} on {project.name}/{vendor.name} took over {COMMAND_TIMEOUT:.0f}s"
         ) from exc
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The command's CPU time, its workers' included (each waited for by its parent).
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if check and completed.returncode != 0:
         tail = "\n".join((completed.stdout + completed.stderr).strip().splitlines()[-25:])
         raise BenchError(
             f"`python manage.py {' '.join(args)}` in {project.root} with DATABASE_URL="
             f"{vendor.database_url(project)} exited {completed.returncode}:\n{tail}"
         )
-    return completed, wall
+    return completed, wall, cpu
 
 
 # -- measurements ------------------------------------------------------------------------------
@@ -299,6 +304,8 @@ class Measurement:
     round: int
     wall_seconds: float
     tests_run: int
+    cpu_seconds: float = 0.0
+    load_before: float = 0.0  # the one-minute load average as the command started
     db_setup_seconds: float | None = None
     # From concurrent_test's own reports:
     pool_wall_seconds: float | None = None
@@ -361,7 +368,10 @@ def measure(
     if runner.cold:
         # Untimed: a cold run starts with no template (and reads no history: --no-history).
         manage(project, vendor, "bench_reset", "--templates")
-    completed, wall = manage(project, vendor, *runner.arguments(workers, scratch), runner=runner)
+    load = os.getloadavg()[0]
+    completed, wall, cpu = manage(
+        project, vendor, *runner.arguments(workers, scratch), runner=runner
+    )
     output = completed.stdout + completed.stderr
     ran = _RAN.search(output)
     tests_run = int(ran.group(1)) if ran else 0
@@ -377,6 +387,8 @@ def measure(
         runner=runner.key,
         round=round_number,
         wall_seconds=wall,
+        cpu_seconds=cpu,
+        load_before=load,
         tests_run=tests_run,
         db_setup_seconds=float(setup.group(1)) if setup else None,
     )
