@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import environ
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+# Without DATABASE_URL, SQLite files (and the app's templates beside them) go to the system's
+# temporary folder, never into the repository.
+SCRATCH = Path(tempfile.gettempdir()) / "fidelity_fixture"
+SCRATCH.mkdir(exist_ok=True)
 
 env = environ.Env()
 
@@ -30,9 +34,9 @@ MIDDLEWARE: list[str] = []
 STATIC_URL = "/static/"
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'fidelity_main.sqlite3'}"),
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{SCRATCH / 'fidelity_main.sqlite3'}"),
     "other": env.db_url(
-        "OTHER_DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'fidelity_other.sqlite3'}"
+        "OTHER_DATABASE_URL", default=f"sqlite:///{SCRATCH / 'fidelity_other.sqlite3'}"
     ),
 }
 
