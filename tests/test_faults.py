@@ -61,6 +61,16 @@ def expected_causes() -> dict[str, re.Pattern[str]]:
 def test_fault_suite_finishes_with_each_fault_named_and_nothing_left(
     project: Project, tmp_path: Path
 ) -> None:
+    check_fault_suite(project, tmp_path)
+
+
+def test_fault_suite_on_sqlite_database_files(tmp_path: Path) -> None:
+    """The same on SQLite test database files, where every clone is a file to clean up."""
+    check_fault_suite(make_project("sqlite", tmp_path, sqlite_files=True), tmp_path)
+
+
+def check_fault_suite(project: Project, tmp_path: Path) -> None:
+    """Run the fault suite on ``project`` and assert everything issue 6 asks of it."""
     files_before = fixture_files()
     report = tmp_path / "report.json"
 
@@ -121,6 +131,7 @@ def test_fault_suite_finishes_with_each_fault_named_and_nothing_left(
     assert sum(worker["restarts"] for worker in run.report["workers"]) == 3, run.report["workers"]
 
     assert project.leftovers() == [], run.describe()
+    assert project.templates(), "the template is kept for the next run"
     assert fixture_files() == files_before
 
 
@@ -130,7 +141,7 @@ def test_leftover_check_sees_kept_clones(
     """The leftover check is not vacuous: clones kept with --keepdb are what it must report."""
     if vendor != "sqlite":
         used_servers.add(vendor)
-    kept = make_project(vendor, tmp_path, suffix="k")
+    kept = make_project(vendor, tmp_path, suffix="k", sqlite_files=True)
     run = kept.manage(
         "concurrent_test",
         "mishaps.tests.test_ordinary.WritingA",

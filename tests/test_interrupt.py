@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.fixture_suites.faults import harness
-from tests.fixture_suites.faults.harness import Project, command_line, fixture_files
+from tests.fixture_suites.faults.harness import Project, command_line, fixture_files, make_project
 
 project = harness.project
 used_servers = harness.used_servers
@@ -68,6 +68,17 @@ SIGNALS = {
 
 @pytest.mark.parametrize("signal_name", list(SIGNALS))
 def test_signal_mid_run_stops_cleanly(project: Project, tmp_path: Path, signal_name: str) -> None:
+    check_interrupted_run(project, tmp_path, signal_name)
+
+
+def test_sigint_on_sqlite_database_files(tmp_path: Path) -> None:
+    """On SQLite test database files every clone is a file: none may survive Ctrl-C."""
+    files = make_project("sqlite", tmp_path, sqlite_files=True)
+    check_interrupted_run(files, tmp_path, "SIGINT")
+
+
+def check_interrupted_run(project: Project, tmp_path: Path, signal_name: str) -> None:
+    """Interrupt a run of the slow tests with ``signal_name``; assert it stopped cleanly."""
     signum, expected_status = SIGNALS[signal_name]
     files_before = fixture_files()
     report = tmp_path / "report.json"

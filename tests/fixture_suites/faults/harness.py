@@ -76,7 +76,8 @@ class Project:
     @property
     def sqlite_folder(self) -> Path:
         """Return where the app keeps this project's SQLite templates and clones."""
-        return Path(self.database).parent / naming.SQLITE_FOLDER
+        test_file = self.env.get("FAULTS_SQLITE_TEST_FILE")
+        return Path(test_file or self.database).parent / naming.SQLITE_FOLDER
 
     def manage(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
         """Run ``manage.py ARGS`` in the fixture project and return what it did."""
@@ -188,11 +189,15 @@ def is_template(name: str) -> bool:
     return parsed is not None and parsed.kind == naming.TEMPLATE
 
 
-def make_project(vendor: str, scratch: Path, suffix: str = "") -> Project:
+def make_project(
+    vendor: str, scratch: Path, suffix: str = "", *, sqlite_files: bool = False
+) -> Project:
     """Return the fixture project on ``vendor``, with its real database named for this session.
 
     On PostgreSQL and MariaDB the real database is not created here: see
-    :func:`create_real_database` for the runs that need one.
+    :func:`create_real_database` for the runs that need one. ``sqlite_files`` gives SQLite a
+    test database file, so that its templates and clones are files (by default Django tests
+    SQLite in memory, and so do the workers).
     """
     tmpdir = scratch / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
@@ -203,6 +208,8 @@ def make_project(vendor: str, scratch: Path, suffix: str = "") -> Project:
         database = f"{TOKEN}{suffix}"
         url = database_url(vendor, database)
     env = {"DJANGO_SETTINGS_MODULE": SETTINGS, "DATABASE_URL": url, "TMPDIR": str(tmpdir)}
+    if sqlite_files and vendor == "sqlite":
+        env["FAULTS_SQLITE_TEST_FILE"] = str(scratch / "test_faults.sqlite3")
     return Project(vendor=vendor, scratch=scratch, database=database, env=env)
 
 

@@ -33,6 +33,12 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'faults.sqlite3'}"),
 }
 
+# Set, the SQLite tests run on database files (templates and clones are files too) instead of
+# Django's default in-memory test database.
+_sqlite_test_file = env.str("FAULTS_SQLITE_TEST_FILE", default="")
+if _sqlite_test_file and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": _sqlite_test_file}
+
 # The bad-input tests point it at files that are not timings files.
 TEST_TIMINGS_FILE = env.str("FAULTS_TIMINGS_FILE", default="") or None
 
