@@ -50,7 +50,7 @@ class MySQLCloner(DatabaseCloner):
     can_terminate_sessions = True
     meta_value_type = "LONGTEXT"
     # Sessions that create and fill tables at once during a copy.
-    copy_sessions: ClassVar[int] = 8
+    copy_sessions: ClassVar[int] = 4
 
     def _quote(self, name: str) -> str:
         return str(self.connection.ops.quote_name(name))
