@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from .conf import app_settings
 from .exceptions import ConfigurationError
-from .models import Case, CaseResult, Run, UnitTiming, WorkerStat
+from .models import Case, CaseResult, Run, UnitTiming, WorkerStat, case_digest
 from .results import RunReport
 
 logger = logging.getLogger(__name__)
@@ -396,27 +396,34 @@ def _unique_records(report: RunReport) -> Iterable[Any]:
 def _cases(report: RunReport, alias: str) -> dict[str, int]:
     """Return the primary key of every test id in the report, creating the missing cases."""
     ids = list(dict.fromkeys(record.id for record in report.tests))
+    digests = {case_digest(test_id): test_id for test_id in ids}
     found: dict[str, int] = {}
-    for chunk in _chunks(ids):
-        found.update(
-            Case.objects.using(alias).filter(test_id__in=chunk).values_list("test_id", "pk")
-        )
+
+    def look_up(chunk: Sequence[str]) -> None:
+        rows = Case.objects.using(alias).filter(digest__in=chunk).values_list("digest", "pk")
+        found.update((digests[digest], pk) for digest, pk in rows)
+
+    for chunk in _chunks(list(digests)):
+        look_up(chunk)
     missing = [test_id for test_id in ids if test_id not in found]
     if missing:
         units = {record.id: record.unit for record in report.tests}
         # A shard recording at the same moment may create the same cases; both keep theirs.
         Case.objects.using(alias).bulk_create(
             [
-                Case(test_id=test_id, class_name=class_of(test_id)[:255], unit=units[test_id][:255])
+                Case(
+                    test_id=test_id,
+                    digest=case_digest(test_id),
+                    class_name=class_of(test_id)[:255],
+                    unit=units[test_id][:255],
+                )
                 for test_id in missing
             ],
             batch_size=_CHUNK,
             ignore_conflicts=True,
         )
-        for chunk in _chunks(missing):
-            found.update(
-                Case.objects.using(alias).filter(test_id__in=chunk).values_list("test_id", "pk")
-            )
+        for chunk in _chunks([case_digest(test_id) for test_id in missing]):
+            look_up(chunk)
     return found
 
 

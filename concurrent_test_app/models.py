@@ -7,7 +7,9 @@ longest units first; the admin reads everything to draw its charts.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -70,7 +72,10 @@ class Case(models.Model):
     the admin can list and filter thousands of tests without reading their whole history.
     """
 
-    test_id = models.CharField(max_length=500, unique=True)
+    # A test id has no length limit (subtest parameters are part of it), and MySQL cannot index
+    # long text uniquely: the unique key is the id's SHA-256.
+    test_id = models.TextField()
+    digest = models.CharField(max_length=64, unique=True, editable=False)
     class_name = models.CharField(max_length=255, blank=True, db_index=True)
     unit = models.CharField(max_length=255, blank=True)
     latest_duration = models.FloatField(default=0.0)
@@ -90,6 +95,15 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return self.test_id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.digest = case_digest(self.test_id)
+        super().save(*args, **kwargs)
+
+
+def case_digest(test_id: str) -> str:
+    """Return the unique key of a test id: its SHA-256 in hex."""
+    return hashlib.sha256(test_id.encode()).hexdigest()
 
 
 class CaseResult(models.Model):
