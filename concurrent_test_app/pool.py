@@ -390,7 +390,7 @@ class WorkerPool:
         elif limits.max_units_per_worker is not None and worker.units_run >= (
             limits.max_units_per_worker
         ):
-            why = f"it ran {worker.units_run} units"
+            why = f"it ran {worker.units_run} unit{'s' if worker.units_run != 1 else ''}"
         if why is None or self._stopping() or not len(self.scheduler):
             return
         self._say(f"[CONCURRENT] Recycling worker {worker.slot}: {why}")

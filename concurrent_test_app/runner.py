@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import signal
 import sys
 import time
 import unittest
@@ -175,10 +176,10 @@ class ConcurrentTestRunner(DiscoverRunner):
         progress: bool = True,
         **kwargs: Any,
     ) -> None:
-        parallel = kwargs.pop("parallel", 0) or 0
+        parallel = kwargs.pop("parallel", None)
         durations = kwargs.get("durations")
         self._init_kwargs = dict(kwargs)
-        if kwargs.get("pdb") and workers not in (None, 1) or kwargs.get("pdb") and parallel > 1:
+        if kwargs.get("pdb") and (workers or parallel or 1) != 1:
             raise ConfigurationError(
                 "You cannot use --pdb with parallel tests; pass --workers 1 to use it."
             )
@@ -186,7 +187,8 @@ class ConcurrentTestRunner(DiscoverRunner):
         super().__init__(parallel=0, **kwargs)
         self.durations = durations
         if workers is None:
-            workers = parallel if parallel else "auto"
+            # Programmatic callers may still pass Django's parallel=0 for "not parallel".
+            workers = parallel if parallel not in (None, 0) else "auto"
         self.requested_workers = workers
         self.workers = 0
         self.shard = shard
@@ -225,6 +227,12 @@ class ConcurrentTestRunner(DiscoverRunner):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         super().add_arguments(parser)
+        for action in parser._actions:
+            if "--parallel" in action.option_strings:
+                # Django's --parallel takes 0 for "serial"; here it is --workers by another name.
+                action.type = workers_type
+                action.default = None
+                action.help = "Synonym of --workers."
         group = parser.add_argument_group("concurrent_test")
         group.add_argument(
             "--workers",
@@ -384,6 +392,7 @@ class ConcurrentTestRunner(DiscoverRunner):
     def _run(self, test_labels: list[str]) -> int:
         suite = self.build_suite(test_labels)
         self._test_labels = tuple(test_labels)
+        self.check_engines(self.get_databases(suite))  # type: ignore[arg-type]
         groups = group_units(suite)
         units = describe_units(groups, self.unit_phases())
         self._expected = self.load_expected([unit.key for unit in units])
@@ -401,7 +410,6 @@ class ConcurrentTestRunner(DiscoverRunner):
         tests = [test for group in groups for test in group]
         suite = ConcurrentSuite(self, tests)
         databases: dict[str, bool] = self.get_databases(suite)  # type: ignore[assignment]
-        self.check_engines(databases)
         decision = decide_workers(
             self.requested_workers,
             len(units),
@@ -552,6 +560,12 @@ class ConcurrentTestRunner(DiscoverRunner):
             if progress is not None:
                 progress.close()
         outcome = self._pool_outcome
+        if outcome.interrupted is not None:
+            name = signal.Signals(outcome.interrupted).name
+            self.log(
+                f"The run was interrupted by {name}: workers stopped, their databases dropped; "
+                "tests that did not finish are reported as not run."
+            )
         if outcome.global_timeout:
             self.log(
                 "The global timeout cut the run short; tests that did not run are reported "

@@ -229,15 +229,15 @@ def test_manage_check_reports_every_id(tmp_path: Path, firebird_backend: str) ->
     """
     done = run_check_command(tmp_path, base)
     assert done.returncode == 1, done.stderr
-    for check_id in ("E001", "E006", "E007", "W002"):
+    for check_id in ("E001", "W003", "E007", "W002"):
         assert f"(concurrent_test_app.{check_id})" in done.stderr, done.stderr
     assert "SILENCED_SYSTEM_CHECKS" in done.stderr
     silenced = (
         base
         + """
-        SILENCED_SYSTEM_CHECKS = ["concurrent_test_app.E006"]
+        SILENCED_SYSTEM_CHECKS = ["concurrent_test_app.W003"]
     """
     )
     done = run_check_command(tmp_path, silenced)
-    assert "concurrent_test_app.E006" not in done.stderr
+    assert "concurrent_test_app.W003" not in done.stderr
     assert "(concurrent_test_app.E001)" in done.stderr

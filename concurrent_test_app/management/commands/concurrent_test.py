@@ -12,7 +12,6 @@ import sys
 from typing import Any
 
 from django.core.management.commands import test
-from django.test.runner import get_max_test_processes
 from django.test.utils import NullTimeKeeper, TimeKeeper  # type: ignore[attr-defined]
 
 from concurrent_test_app.runner import concurrent_runner_class
@@ -48,8 +47,6 @@ class Command(test.Command):
 
     def handle(self, *test_labels: str, **options: Any) -> None:
         runner_class = concurrent_runner_class(options["testrunner"])
-        if options.get("parallel") == "auto":
-            options["parallel"] = get_max_test_processes()
         time_keeper = TimeKeeper() if options.get("timing") else NullTimeKeeper()
         runner = runner_class(**options)
         with time_keeper.timed("Total run"):
