@@ -13,8 +13,10 @@ import logging
 import os
 import resource
 import signal
+import sys
 import time
 import unittest
+import warnings
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -203,6 +205,14 @@ def _rebuild_units(spec: WorkerSpec) -> list[list[unittest.TestCase]]:
 
     django.setup()
     from .runner import concurrent_runner_class  # imports models: only after setup()
+
+    # A forked worker inherits the warning filters TextTestRunner.run() set in the parent; a
+    # spawned one sets the same, so a test sees the warnings it would see in serial.
+    if not sys.warnoptions:
+        warnings.simplefilter("default")
+        warnings.filterwarnings(
+            "module", category=DeprecationWarning, message=r"Please use assert\w+ instead."
+        )
 
     runner_class = concurrent_runner_class(spec.runner_path)
     runner = runner_class(**{**spec.runner_kwargs, "verbosity": 0})
