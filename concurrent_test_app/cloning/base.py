@@ -17,6 +17,7 @@ never see it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,8 @@ class DatabaseCloner:
         self.alias: str = connection.alias
         # A snapshot: the live settings_dict's NAME moves while templates are built.
         self.settings_dict: dict[str, Any] = dict(connection.settings_dict)
+        # The server connection that session() shares, one per thread.
+        self._local = threading.local()
 
     # -- names and settings --------------------------------------------------------------
 
@@ -149,9 +152,10 @@ class DatabaseCloner:
         if source == target:
             raise DatabaseSetupError(f"Cannot clone the database {source!r} onto itself.")
         started = time.perf_counter()
-        if self._exists(target):
-            self.drop(target)
-        self._clone(source, target)
+        with self.session():
+            if self._exists(target):
+                self.drop(target)
+            self._clone(source, target)
         seconds = time.perf_counter() - started
         logger.debug("Cloned %s to %s in %.3fs", source, target, seconds)
         return seconds
@@ -160,8 +164,9 @@ class DatabaseCloner:
         """Give the finished build ``building`` its published name ``template``."""
         naming.assert_derived(building, kind=naming.BUILDING)
         naming.assert_derived(template, kind=naming.TEMPLATE)
-        self.terminate_sessions(building)
-        self._rename(building, template)
+        with self.session():
+            self.terminate_sessions(building)
+            self._rename(building, template)
 
     def drop(self, name: str, *, force: bool = True) -> bool:
         """Drop ``name`` if it exists; return whether it was dropped.
@@ -170,15 +175,16 @@ class DatabaseCloner:
         a database somebody is connected to is left alone.
         """
         naming.assert_derived(name)
-        if not self._exists(name):
-            return False
-        if force:
-            self.terminate_sessions(name)
-        elif self._sessions(name):
-            logger.info("Not dropping %s: another session is using it", name)
-            return False
-        logger.debug("Dropping %s", name)
-        self._drop(name)
+        with self.session():
+            if not self._exists(name):
+                return False
+            if force:
+                self.terminate_sessions(name)
+            elif self._sessions(name):
+                logger.info("Not dropping %s: another session is using it", name)
+                return False
+            logger.debug("Dropping %s", name)
+            self._drop(name)
         return True
 
     def terminate_sessions(self, name: str) -> int:
@@ -232,7 +238,30 @@ class DatabaseCloner:
         return self.connection.__class__(self.settings_for(name), self.alias)
 
     @contextmanager
+    def session(self) -> Iterator[None]:
+        """Share one server connection among the calls made inside (in this thread)."""
+        if not self.has_server or getattr(self._local, "cursor", None) is not None:
+            yield
+            return
+        with self._own_cursor(None) as cursor:
+            self._local.cursor = cursor
+            try:
+                yield
+            finally:
+                self._local.cursor = None
+
+    @contextmanager
     def _cursor(self, name: str | None) -> Iterator[Any]:
+        """Yield a cursor on ``name`` (None: the server, shared inside :meth:`session`)."""
+        shared = getattr(self._local, "cursor", None) if name is None else None
+        if shared is not None:
+            yield shared
+            return
+        with self._own_cursor(name) as cursor:
+            yield cursor
+
+    @contextmanager
+    def _own_cursor(self, name: str | None) -> Iterator[Any]:
         """Yield a cursor on a connection of its own to ``name`` (None: the server)."""
         wrapper = self._wrapper(name)
         try:

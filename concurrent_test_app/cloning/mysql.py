@@ -47,6 +47,9 @@ def _ordered(tables: list[str], parents: dict[str, set[str]]) -> list[str]:
 
 class MySQLCloner(DatabaseCloner):
     vendor = "mysql"
+    # One copy already spreads over copy_sessions sessions; several copies at once only
+    # queue behind each other's file syncs.
+    can_clone_concurrently = False
     can_terminate_sessions = True
     meta_value_type = "LONGTEXT"
     # Sessions that create and fill tables at once during a copy.
@@ -205,7 +208,7 @@ class MySQLCloner(DatabaseCloner):
     def _run_batch(self, target: str, batch: list[list[str]], cursor: Any = None) -> None:
         """Run each table's statements (create, then fill) in ``target``, in one session."""
         if cursor is None:
-            with self._cursor(None) as own:
+            with self._own_cursor(None) as own:
                 self._run_batch(target, batch, own)
             return
         cursor.execute(f"USE {self._quote(target)}")
@@ -288,7 +291,8 @@ class MySQLCloner(DatabaseCloner):
 
     @contextmanager
     def _lock_session(self, key: str) -> Iterator[Any]:
-        with self._cursor(None) as cursor:
+        # A session of its own: the lock lives exactly as long as it.
+        with self._own_cursor(None) as cursor:
             yield cursor
 
     @staticmethod

@@ -145,7 +145,8 @@ class PostgreSQLCloner(DatabaseCloner):
 
     @contextmanager
     def _lock_session(self, key: str) -> Iterator[Any]:
-        with self._cursor(None) as cursor:
+        # A session of its own: the lock lives exactly as long as it.
+        with self._own_cursor(None) as cursor:
             yield cursor
 
     @staticmethod
