@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,8 @@ class WorkerDatabases:
         self._mirrors: dict[str, str] = {}  # mirror alias -> owner alias
         self._old_names: dict[str, Any] = {}
         self._prepared: set[int] = set()
+        # Shared claims on the templates the parent's connections point at (see setup()).
+        self._guards = ExitStack()
 
     def log(self, message: str) -> None:
         """Write ``message`` to stderr, as Django's test database creation does."""
@@ -136,6 +139,9 @@ class WorkerDatabases:
             self._databases.append(database)
             if self.keepdb:
                 self._drop_stale_kept_clones(builder, database)
+            # The parent connects to the template (checks, serialization) until the first
+            # clone: claim it, so another run's clone waits for it instead of ending it.
+            self._guards.enter_context(cloner.guard(builder.prefix))
             connection = connections[owner]
             connection.close()
             connection.settings_dict["NAME"] = cloner.settings_for(result.name)["NAME"]
@@ -184,6 +190,7 @@ class WorkerDatabases:
     def prepare_slots(self, slots: list[int]) -> dict[int, WorkerSettings]:
         """Prepare several slots at once, cloning concurrently where the vendor allows it."""
         connections.close_all()
+        self._guards.close()
         jobs = [(database, slot) for slot in slots for database in self._databases]
         concurrent = len(jobs) > 1 and all(d.cloner.can_clone_concurrently for d, _ in jobs)
         if concurrent:
@@ -277,6 +284,7 @@ class WorkerDatabases:
         """
         errors: list[BaseException] = []
         connections.close_all()
+        self._guards.close()
         for slot in sorted({slot for d in self._databases for slot in d.clones}):
             try:
                 self.drop_slot(slot)

@@ -240,6 +240,26 @@ def test_postgresql_clone_ends_a_stray_session_unless_a_build_holds_the_lock(set
     assert setup.cloner.exists(clone) and not setup.cloner.in_use(template)
 
 
+@pytest.mark.parametrize("vendor", ["postgresql"], indirect=True)
+def test_postgresql_never_ends_the_session_of_a_run_that_claims_the_template(
+    setup: Setup,
+) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    setup.cloner.stray_session_grace = 0.1  # type: ignore[attr-defined]
+    setup.cloner.clone_wait_limit = 0.5  # type: ignore[attr-defined]
+    parent = setup.cloner._wrapper(template)  # another run's parent, running its checks
+    parent.ensure_connection()
+    try:
+        with setup.cloner.guard(setup.prefix):
+            assert not setup.cloner.try_lock(setup.prefix)  # builds wait for the claim
+            with pytest.raises(DatabaseSetupError, match="stayed in use"):
+                setup.cloner.clone(template, naming.clone_name(template, 1, "abc123"))
+            assert setup.cloner.in_use(template)
+        assert setup.cloner.try_lock(setup.prefix)
+    finally:
+        parent.close()
+
+
 @pytest.mark.parametrize("vendor", ["mysql"], indirect=True)
 def test_mysql_clone_copies_triggers_routines_generated_columns_and_auto_increment(
     setup: Setup,

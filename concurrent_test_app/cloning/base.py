@@ -221,6 +221,16 @@ class DatabaseCloner:
             finally:
                 self._unlock(session, key)
 
+    @contextmanager
+    def guard(self, key: str) -> Iterator[None]:
+        """Hold a shared claim on ``key`` while this process stays connected to its template.
+
+        Several runs may hold it at once; the lock (:meth:`lock`) waits until every claim is
+        released, so no build replaces the template and no clone ends the claimant's sessions
+        on it meanwhile. Vendors whose templates are never blocked by sessions need none.
+        """
+        yield
+
     def try_lock(self, key: str) -> bool:
         """Return whether nobody holds the lock ``key`` right now (taking and releasing it)."""
         with self._lock_session(key) as session:

@@ -149,6 +149,15 @@ class PostgreSQLCloner(DatabaseCloner):
         with self._own_cursor(None) as cursor:
             yield cursor
 
+    @contextmanager
+    def guard(self, key: str) -> Iterator[None]:
+        with self._own_cursor(None) as cursor:
+            cursor.execute("SELECT pg_advisory_lock_shared(%s)", [self._lock_id(key)])
+            try:
+                yield
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [self._lock_id(key)])
+
     @staticmethod
     def _lock_id(key: str) -> int:
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
