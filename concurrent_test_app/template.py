@@ -202,7 +202,7 @@ class TemplateBuilder:
         self.cloner.publish(building, name)
         # Marked complete only once it carries its final name: a crash before this line
         # leaves a template that the next build drops and rebuilds.
-        self.cloner.write_meta(name, {**meta, "complete": "1"})
+        self.cloner.mark_complete(name)
         logger.info("Built template %s (%s, %d migrations applied)", name, mode, applied)
         return TemplateResult(
             self.alias, name, fingerprint.short, False, 0.0, mode, applied, base, meta["schema"]

@@ -81,7 +81,7 @@ class Setup:
             self.sql(self.building, *statements)
         self.cloner.write_meta(self.building, {"fingerprint": FP, "complete": "0"})
         self.cloner.publish(self.building, self.template)
-        self.cloner.write_meta(self.template, {"fingerprint": FP, "complete": "1"})
+        self.cloner.mark_complete(self.template)
         return self.template
 
     def cleanup(self) -> None:

@@ -104,18 +104,38 @@ class DatabaseCloner:
             return None
 
     def write_meta(self, name: str, meta: dict[str, str]) -> None:
-        """Replace the bookkeeping of ``name`` with ``meta``."""
+        """Replace the bookkeeping of ``name`` with ``meta``, in one transaction."""
         naming.assert_derived(name)
-        quote = self.connection.ops.quote_name
-        table = quote(self.meta_table)
+        table = self.connection.ops.quote_name(self.meta_table)
+        rows = sorted(meta.items())
+        wrapper = self._wrapper(name)
+        try:
+            # One commit, not one per row: every commit waits for the disk.
+            wrapper.set_autocommit(False)
+            with wrapper.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} "
+                    f"(name VARCHAR(100) PRIMARY KEY, value {self.meta_value_type})"
+                )
+                cursor.execute(f"DELETE FROM {table}")
+                if rows:
+                    values = ", ".join(["(%s, %s)"] * len(rows))
+                    cursor.execute(
+                        f"INSERT INTO {table} (name, value) VALUES {values}",
+                        [item for row in rows for item in row],
+                    )
+            wrapper.commit()
+        finally:
+            wrapper.close()
+
+    def mark_complete(self, name: str) -> None:
+        """Mark the bookkeeping of ``name`` complete (its last step)."""
+        naming.assert_derived(name, kind=naming.TEMPLATE)
+        table = self.connection.ops.quote_name(self.meta_table)
         with self._cursor(name) as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} "
-                f"(name VARCHAR(100) PRIMARY KEY, value {self.meta_value_type})"
-            )
-            cursor.execute(f"DELETE FROM {table}")
-            for key, value in sorted(meta.items()):
-                cursor.execute(f"INSERT INTO {table} (name, value) VALUES (%s, %s)", [key, value])
+            cursor.execute(f"UPDATE {table} SET value = %s WHERE name = %s", ["1", "complete"])
+            if cursor.rowcount != 1:
+                raise DatabaseSetupError(f"The template {name!r} has no bookkeeping to complete.")
 
     def schema_fingerprint(self, name: str) -> str:
         """Return a hash of the schema of ``name`` (its bookkeeping table left out)."""

@@ -44,9 +44,9 @@ class SQLiteCloner(DatabaseCloner):
     has_server = False
     can_terminate_sessions = False
 
-    @property
-    def directory(self) -> Path:
-        return naming.sqlite_directory(self.settings_dict)
+    def __init__(self, connection: Any) -> None:
+        super().__init__(connection)
+        self.directory: Path = naming.sqlite_directory(self.settings_dict)
 
     def test_database_name(self) -> str:
         return naming.sqlite_base_name(self.settings_dict)
@@ -57,10 +57,11 @@ class SQLiteCloner(DatabaseCloner):
         return bool(self.connection.creation.is_in_memory_db(test_name))
 
     def _physical_name(self, name: str) -> str:
-        return str(naming.sqlite_path(self.settings_dict, name))
+        return str(self._path(name))
 
     def _path(self, name: str) -> Path:
-        return naming.sqlite_path(self.settings_dict, name)
+        naming.assert_derived(name)
+        return self.directory / f"{name}{naming.SQLITE_SUFFIX}"
 
     def _server_version(self) -> str:
         return sqlite3.sqlite_version
