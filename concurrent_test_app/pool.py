@@ -144,7 +144,7 @@ class WorkerPool:
             for signum in (signal.SIGINT, signal.SIGTERM)
         }
         try:
-            settings = {slot: self.databases.prepare_slot(slot) for slot in self.records}
+            settings = self.databases.prepare_slots(sorted(self.records))
             for slot in self.records:
                 self._start(slot, settings[slot])
             self._loop()

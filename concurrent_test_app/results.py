@@ -406,6 +406,7 @@ class RunReport:
     shard: str | None = None
     vendor: str = ""
     exit_status: int = 0
+    clone_seconds: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -421,4 +422,5 @@ class RunReport:
             "shard": self.shard,
             "vendor": self.vendor,
             "exit_status": self.exit_status,
+            "clone_seconds": [round(seconds, 4) for seconds in self.clone_seconds],
         }

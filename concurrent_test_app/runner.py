@@ -606,6 +606,7 @@ class ConcurrentTestRunner(DiscoverRunner):
             shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             vendor=connections["default"].vendor if "default" in connections else "",
             exit_status=self.exit_status,
+            clone_seconds=list(self._databases.clone_seconds) if self._databases else [],
         )
         if not self.no_history:
             history.record_run(self.report)
@@ -618,8 +619,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         if self.metrics_file is not None:
             from .metrics import write_metrics_file
 
-            clone_seconds = self._databases.clone_seconds if self._databases else []
-            write_metrics_file(self.report, self.metrics_file, clone_seconds)
+            write_metrics_file(self.report, self.metrics_file, self.report.clone_seconds)
         reporting.print_summary(self.report, self.log, self.verbosity)
 
 
