@@ -132,6 +132,8 @@ class WorkerPool:
         self._started = 0.0
         self._dump_dir = tempfile.mkdtemp(prefix="concurrent-test-")
         self.memory_gate = MemoryGate()
+        self._gate_checked = float("-inf")
+        self._gate_paused = False
         self._sampled = 0.0
 
     # -- life cycle ------------------------------------------------------------------------
@@ -270,11 +272,7 @@ class WorkerPool:
         if not idle:
             return
         busy = sum(1 for worker in self.workers.values() if worker.item is not None)
-        if (
-            len(self.scheduler)
-            and not self._stopping()
-            and self.memory_gate.should_pause(busy=busy)
-        ):
+        if len(self.scheduler) and not self._stopping() and self._memory_low(busy):
             return
         for worker in idle:
             item = None
@@ -296,6 +294,15 @@ class WorkerPool:
             worker.fixture_problem = None
             worker.unit_started = time.monotonic()
             worker.conn.send(item)
+
+    def _memory_low(self, busy: int) -> bool:
+        """Ask the memory gate, at most every SAMPLE_SECONDS while workers are busy."""
+        now = time.monotonic()
+        if busy and now - self._gate_checked < SAMPLE_SECONDS:
+            return self._gate_paused
+        self._gate_checked = now
+        self._gate_paused = self.memory_gate.should_pause(busy=busy)
+        return self._gate_paused
 
     def _drain(self, worker: _Worker) -> None:
         while True:
