@@ -157,7 +157,9 @@ def _verdict(ratio: float | None, target: float) -> str:
 
 
 def _ms(seconds: float | None) -> str:
-    return "–" if seconds is None else f"{seconds * 1000:,.0f} ms"
+    if seconds is None:
+        return "–"
+    return f"{seconds * 1000:.1f} ms" if seconds < 0.01 else f"{seconds * 1000:,.0f} ms"
 
 
 def render(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -199,20 +201,29 @@ def render(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "",
         "## Database set-up of a run: warm against cold",
         "",
-        f"Cold: the template built from scratch, then {n} clones. Warm: the template reused "
-        f"(fingerprint computed, nothing migrated), then {n} clones. Both include serializing "
-        f"the test database, as a run does. Django: `create_test_db` (migrating from zero, as "
+        f"Cold: no template of the fingerprint yet, so it is built from scratch, then {n} "
+        f"clones. Warm: the template reused "
+        f"(fingerprint computed, nothing migrated), then {n} fresh clones, one slot after "
+        f"another as the pool asks for them, or all at once (`prepare_slots`); with --keepdb "
+        f"the clones of the previous run are reused while their fingerprint matches. All "
+        f"include serializing the test database, as a run does. Django: `create_test_db` "
+        f"(migrating from zero, as "
         f"every run without --keepdb does), then {n} clones.",
         "",
         "| project | vendor | N | Django set-up | ours cold | ours warm | warm / cold (≤ 0.10) "
+        "| ours warm, clones at once | at once / cold | ours warm, --keepdb | --keepdb / cold "
         "| ours warm / Django |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
             f"| {r['project']} | {r['vendor']} | {r['workers']} | {_ms(r['setup_django'])} "
             f"| {_ms(r['setup_cold'])} | {_ms(r['setup_warm'])} "
             f"| {_verdict(_ratio(r['setup_warm'], r['setup_cold']), TARGETS['warm'])} "
+            f"| {_ms(r['setup_warm_concurrent'])} "
+            f"| {_verdict(_ratio(r['setup_warm_concurrent'], r['setup_cold']), TARGETS['warm'])} "
+            f"| {_ms(r['setup_warm_keepdb'])} "
+            f"| {_verdict(_ratio(r['setup_warm_keepdb'], r['setup_cold']), TARGETS['warm'])} "
             f"| {_ratio(r['setup_warm'], r['setup_django']) or 0:.2f}x |"
         )
     lines += [
@@ -329,6 +340,8 @@ def inner(options: dict[str, Any]) -> None:
         "clone_one_django",
         "setup_cold",
         "setup_warm",
+        "setup_warm_concurrent",
+        "setup_warm_keepdb",
         "setup_django",
         "build_full",
         "build_incremental",
@@ -337,8 +350,11 @@ def inner(options: dict[str, Any]) -> None:
 
     def ours(n: int, cold: bool) -> None:
         runs_of, slots = by_count[n], list(range(1, n + 1))
+        if cold:  # as on a first run: no template of this fingerprint yet (dropped untimed)
+            builder = TemplateBuilder("default", verbosity=0)
+            builder.cloner.drop(builder.name)
         started = time.perf_counter()
-        databases = WorkerDatabases({"default": True}, verbosity=0, rebuild_template=cold)
+        databases = WorkerDatabases({"default": True}, verbosity=0)
         databases.setup()
         setup_started = time.perf_counter()
         for slot in slots:
@@ -355,6 +371,24 @@ def inner(options: dict[str, Any]) -> None:
             runs_of["clones_ours_concurrent"].append(time.perf_counter() - concurrent_started)
         else:
             runs_of["build_full"].append(databases.templates[0].seconds)
+        databases.teardown()
+
+    def ours_warm_concurrent(n: int) -> None:
+        started = time.perf_counter()
+        databases = WorkerDatabases({"default": True}, verbosity=0)
+        databases.setup()
+        databases.prepare_slots(list(range(1, n + 1)))
+        by_count[n]["setup_warm_concurrent"].append(time.perf_counter() - started)
+        databases.teardown()
+
+    def ours_keepdb(n: int, record: bool = True) -> None:
+        started = time.perf_counter()
+        databases = WorkerDatabases({"default": True}, verbosity=0, keepdb=True)
+        databases.setup()
+        for slot in range(1, n + 1):
+            databases.prepare_slot(slot)
+        if record:
+            by_count[n]["setup_warm_keepdb"].append(time.perf_counter() - started)
         databases.teardown()
 
     def django_own(n: int) -> None:
@@ -376,14 +410,18 @@ def inner(options: dict[str, Any]) -> None:
             creation.destroy_test_db(verbosity=0, suffix=str(slot))
         creation.destroy_test_db(old_name, verbosity=0)
 
-    # One cold build first, so that every warm round finds its template.
+    # One cold build first, so that every warm round finds its template, and one --keepdb
+    # run, so that every --keepdb round finds its clones.
     ours(counts[0], cold=True)
+    ours_keepdb(max(counts), record=False)
     steps = [
         step
         for n in counts
         for step in (
             lambda n=n: ours(n, cold=True),
             lambda n=n: ours(n, cold=False),
+            lambda n=n: ours_warm_concurrent(n),
+            lambda n=n: ours_keepdb(n),
             lambda n=n: django_own(n),
         )
     ]

@@ -141,7 +141,7 @@ class WorkerDatabases:
                 self._drop_stale_kept_clones(builder, database)
             # The parent connects to the template (checks, serialization) until the first
             # clone: claim it, so another run's clone waits for it instead of ending it.
-            self._guards.enter_context(cloner.guard(builder.prefix))
+            self._guards.enter_context(cloner.guard(result.name))
             connection = connections[owner]
             connection.close()
             connection.settings_dict["NAME"] = cloner.settings_for(result.name)["NAME"]

@@ -174,7 +174,10 @@ class TemplateBuilder:
         name, building = self.name, self.building
         if self.cloner.drop(building):
             self.log(f"Dropped the half-built template {building} left by an earlier build.")
-        if self.cloner.drop(name):
+        if self.cloner.exists(name):
+            # Runs connected to it hold its guard; wait for them rather than end their sessions.
+            with self.cloner.lock(name):
+                self.cloner.drop(name)
             logger.info("Dropped the incomplete or replaced template %s", name)
         base = None if force else self._incremental_base()
         if base is not None:

@@ -233,8 +233,8 @@ def test_postgresql_clone_ends_a_stray_session_unless_a_build_holds_the_lock(set
     clone = naming.clone_name(template, 1, "abc123")
     stray = setup.cloner._wrapper(template)
     stray.ensure_connection()
-    with setup.cloner.lock(setup.prefix), pytest.raises(DatabaseSetupError, match="stayed in use"):
-        setup.cloner.clone(template, clone)  # a build holds the lock: its session is left alone
+    with setup.cloner.lock(template), pytest.raises(DatabaseSetupError, match="stayed in use"):
+        setup.cloner.clone(template, clone)  # a rebuild holds its lock: sessions are left alone
     assert setup.cloner.in_use(template)
     setup.cloner.clone(template, clone)  # no lock held: the stray session is ended
     assert setup.cloner.exists(clone) and not setup.cloner.in_use(template)
@@ -250,12 +250,13 @@ def test_postgresql_never_ends_the_session_of_a_run_that_claims_the_template(
     parent = setup.cloner._wrapper(template)  # another run's parent, running its checks
     parent.ensure_connection()
     try:
-        with setup.cloner.guard(setup.prefix):
-            assert not setup.cloner.try_lock(setup.prefix)  # builds wait for the claim
+        with setup.cloner.guard(template):
+            assert not setup.cloner.try_lock(template)  # a rebuild waits for the claim
+            assert setup.cloner.try_lock(setup.prefix)  # other builds of the project do not
             with pytest.raises(DatabaseSetupError, match="stayed in use"):
                 setup.cloner.clone(template, naming.clone_name(template, 1, "abc123"))
             assert setup.cloner.in_use(template)
-        assert setup.cloner.try_lock(setup.prefix)
+        assert setup.cloner.try_lock(template)
     finally:
         parent.close()
 

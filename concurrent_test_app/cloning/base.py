@@ -242,13 +242,16 @@ class DatabaseCloner:
                 self._unlock(session, key)
 
     @contextmanager
-    def guard(self, key: str) -> Iterator[None]:
-        """Hold a shared claim on ``key`` while this process stays connected to its template.
+    def guard(self, template: str) -> Iterator[None]:
+        """Hold a shared claim on ``template`` while this process stays connected to it.
 
-        Several runs may hold it at once; the lock (:meth:`lock`) waits until every claim is
-        released, so no build replaces the template and no clone ends the claimant's sessions
-        on it meanwhile. Vendors whose templates are never blocked by sessions need none.
+        Several runs may hold it at once; :meth:`lock` of the template's name waits until every
+        claim is released, so no build replaces the template and no clone ends a claimant's
+        session on it meanwhile. Vendors whose templates are never blocked by sessions need
+        none. (Builds lock the project's prefix instead, so one branch's build never waits
+        for another branch's runs.)
         """
+        naming.assert_derived(template, kind=naming.TEMPLATE)
         yield
 
     def try_lock(self, key: str) -> bool:

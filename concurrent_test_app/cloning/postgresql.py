@@ -92,8 +92,9 @@ class PostgreSQLCloner(DatabaseCloner):
                     waited += delay
 
     def _end_stray_sessions(self, template: str) -> bool:
-        key = naming.assert_derived(template).prefix
-        if not self.try_lock(key):
+        # The template's own lock: held shared by every run connected to it (guard()), and
+        # exclusively by a build about to replace it.
+        if not self.try_lock(naming.assert_derived(template, kind=naming.TEMPLATE).name):
             return False
         self.terminate_sessions(template)
         return True
@@ -150,7 +151,8 @@ class PostgreSQLCloner(DatabaseCloner):
             yield cursor
 
     @contextmanager
-    def guard(self, key: str) -> Iterator[None]:
+    def guard(self, template: str) -> Iterator[None]:
+        key = naming.assert_derived(template, kind=naming.TEMPLATE).name
         with self._own_cursor(None) as cursor:
             cursor.execute("SELECT pg_advisory_lock_shared(%s)", [self._lock_id(key)])
             try:
