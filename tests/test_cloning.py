@@ -314,6 +314,9 @@ dbs.prepare_slot(1)  # a replaced worker: a fresh clone
 connect_worker(1, dbs.worker_settings(1), restore=True)
 out["fresh_rows"] = Author.objects.count()
 connections.close_all()
+both = dbs.prepare_slots([2, 3])  # the slots' clones made at once
+out["slots_at_once"] = sorted(both)
+out["names_at_once"] = len({dbs.database_name(2), dbs.database_name(3), dbs.database_name(1)})
 out["clone_seconds"] = len(dbs.clone_seconds)
 dbs.teardown()
 out["restored"] = connections["default"].settings_dict["NAME"] == real
@@ -342,7 +345,8 @@ def test_worker_databases_slots_give_fresh_clones_and_teardown_restores(
         assert result["worker_rows"] == 2  # the seeded author and the new one
         assert result["replica_sees_it"] == 2
         assert result["fresh_rows"] == 1
-        assert result["clone_seconds"] == 2
+        assert result["slots_at_once"] == [2, 3] and result["names_at_once"] == 3
+        assert result["clone_seconds"] == 4
         assert result["restored"] is True
         assert [naming.parse(n).kind for n in project.databases()] == ["tpl"]  # type: ignore[union-attr]
     finally:
