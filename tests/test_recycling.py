@@ -71,7 +71,7 @@ def test_max_units_per_worker_recycles_after_every_unit(project: Project, tmp_pa
     assert totals(report, "restarts") == 0, report["workers"]
     logged = recycle_lines(run)
     assert len(logged) == totals(report, "recycles"), logged
-    assert all(line.endswith("it ran 1 units") for line in logged), logged
+    assert all(line.endswith("it ran 1 unit") for line in logged), logged
     assert project.leftovers() == [], run.describe()
 
 
