@@ -278,6 +278,11 @@ class _Settings:
         )
 
     @property
+    def settings_module(self) -> str:
+        """Return the dotted path of the settings module in use, or "" when configured in code."""
+        return str(getattr(settings, "SETTINGS_MODULE", None) or "")
+
+    @property
     def ci_branch(self) -> str:
         """Return the branch a CI system names (GitHub Actions, GitLab CI), or ""."""
         for name in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME"):

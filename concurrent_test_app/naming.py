@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 
 from .conf import app_settings
 from .exceptions import UnsafeDatabaseName
@@ -96,7 +95,7 @@ def default_project_name() -> str:
     Two projects whose settings are both ``config.settings`` still get different names,
     because the root folder's absolute path is hashed into the name.
     """
-    module = getattr(settings, "SETTINGS_MODULE", None) or ""
+    module = app_settings.settings_module
     root = Path.cwd()
     if module:
         try:
