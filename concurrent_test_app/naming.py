@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from .conf import app_settings
 from .exceptions import UnsafeDatabaseName
 
