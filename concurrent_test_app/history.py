@@ -445,24 +445,31 @@ def _refresh_cases(report: RunReport, run: Run, cases: dict[str, int], alias: st
         )
         for case_id, outcome in rows:
             outcomes[case_id].append(outcome)
-    updated = []
+    updates = []
     for record in _unique_records(report):
         seen = set(outcomes[cases[record.id]])
-        updated.append(
-            Case(
-                pk=cases[record.id],
-                unit=record.unit[:255],
-                latest_duration=record.duration,
-                latest_outcome=record.outcome,
-                last_run=run,
-                flaky=bool(seen & _GOOD_OUTCOMES) and bool(seen & _BAD_OUTCOMES),
-            )
+        flaky = bool(seen & _GOOD_OUTCOMES) and bool(seen & _BAD_OUTCOMES)
+        updates.append(
+            (record.unit[:255], record.duration, record.outcome, run.pk, flaky, cases[record.id])
         )
-    Case.objects.using(alias).bulk_update(
-        updated,
-        ["unit", "latest_duration", "latest_outcome", "last_run", "flaky"],
-        batch_size=_CHUNK,
+    # One plain UPDATE per test through executemany: QuerySet.bulk_update() builds a CASE
+    # expression per row and field, which cost 2.6 s for 2,000 tests on SQLite.
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    names = ("unit", "latest_duration", "latest_outcome", "last_run", "flaky")
+    assignments = ", ".join(f"{quote(_column(Case, name))} = %s" for name in names)
+    sql = (
+        f"UPDATE {quote(Case._meta.db_table)} SET {assignments} "
+        f"WHERE {quote(_column(Case, 'id'))} = %s"
     )
+    with connection.cursor() as cursor:
+        for batch in _chunks(updates):
+            cursor.executemany(sql, list(batch))
+
+
+def _column(model: Any, name: str) -> str:
+    """Return the database column of ``model``'s field ``name``."""
+    return str(model._meta.get_field(name).column)
 
 
 def is_flaky(outcomes: Iterable[str]) -> bool:
