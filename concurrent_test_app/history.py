@@ -23,6 +23,7 @@ from datetime import timezone as dt_timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Window
@@ -37,6 +38,8 @@ from .results import RunReport
 logger = logging.getLogger(__name__)
 
 MIGRATE_HINT = "run `manage.py migrate` to enable timing history"
+NOT_CONFIGURED = "is not configured (DATABASES has no ENGINE for it)"
+_DUMMY_ENGINE = "django.db.backends.dummy"
 
 # The moving average gives the newest run this weight and the older average the rest, so a
 # unit that got slower is trusted after two or three runs while one noisy run moves it halfway.
@@ -113,13 +116,15 @@ def _connection(alias: str) -> Iterator[BaseDatabaseWrapper]:
 def _missing_history(alias: str) -> str | None:
     """Return why the database ``alias`` cannot hold history, or None when it can."""
     connection = connections[alias]
+    if connection.settings_dict.get("ENGINE") == _DUMMY_ENGINE:
+        return NOT_CONFIGURED
     if connection.vendor == "sqlite" and not _in_memory(connection):
         # Connecting would create an empty database file where the project has none yet.
         if not Path(str(connection.settings_dict["NAME"])).exists():
             return "does not exist yet"
     try:
         tables = set(connection.introspection.table_names())
-    except DatabaseError as exc:
+    except (DatabaseError, ImproperlyConfigured) as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return f"cannot be reached ({first_line})"
     if not all(model._meta.db_table in tables for model in _HISTORY_MODELS):
@@ -134,6 +139,10 @@ def history_tables_exist(alias: str) -> bool:
 
 def _warn_missing(alias: str, reason: str) -> None:
     if alias in _warned_missing:
+        return
+    if reason == NOT_CONFIGURED:
+        # A project without a database has no history to keep: nothing to warn about.
+        logger.debug("Timing history is off: database %r %s.", alias, reason)
         return
     _warned_missing.add(alias)
     logger.warning("Timing history is off: database %r %s; %s.", alias, reason, MIGRATE_HINT)
