@@ -41,6 +41,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def detail_context(self, obj: Any) -> dict[str, Any]:
+        """Return what the object's page shows beside its fields (charts, related rows)."""
+        return {}
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if obj is not None:
+            context.update(self.detail_context(obj))
+        return super().change_view(request, object_id, form_url, context)
+
     def url_for(self, model: type[Any], pk: Any) -> str:
         """Return the admin page of one history object on this admin site."""
         opts = model._meta
@@ -130,20 +147,7 @@ class RunAdmin(ReadOnlyAdmin):
     def commit(self, run: Run) -> str:
         return run.git_commit[:10]
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        run = self.get_object(request, object_id)
-        context = dict(extra_context or {})
-        if run is not None:
-            context.update(self.run_context(run))
-        return super().change_view(request, object_id, form_url, context)
-
-    def run_context(self, run: Run) -> dict[str, Any]:
+    def detail_context(self, run: Run) -> dict[str, Any]:
         """Return the timeline chart, the workers and the slowest tests and units of a run."""
         workers = list(WorkerStat.objects.using(run._state.db).filter(run=run).order_by("slot"))
         lanes = [
@@ -215,20 +219,7 @@ class CaseAdmin(ReadOnlyAdmin):
             case.last_run.started_at.strftime("%Y-%m-%d %H:%M"),
         )
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        case = self.get_object(request, object_id)
-        context = dict(extra_context or {})
-        if case is not None:
-            context.update(self.case_context(case))
-        return super().change_view(request, object_id, form_url, context)
-
-    def case_context(self, case: Case) -> dict[str, Any]:
+    def detail_context(self, case: Case) -> dict[str, Any]:
         """Return the test's duration chart and its recent results, newest first."""
         results = list(
             CaseResult.objects.using(case._state.db)
