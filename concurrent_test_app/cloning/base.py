@@ -305,17 +305,35 @@ class DatabaseCloner:
 
     # -- hooks: the vendor mechanism ---------------------------------------------------------
 
+    # A database server's hooks are the same SQL but for these catalogue queries; a vendor
+    # without a server (SQLite) overrides the hooks instead.
+    server_version_sql: ClassVar[str] = ""
+    database_exists_sql: ClassVar[str] = ""  # one parameter: the database name
+    databases_sql: ClassVar[str] = ""  # every database name, one per row
+
+    def _quote(self, name: str) -> str:
+        return str(self.connection.ops.quote_name(name))
+
     def _server_version(self) -> str:
-        raise NotImplementedError
+        with self._cursor(None) as cursor:
+            cursor.execute(self.server_version_sql)
+            return str(cursor.fetchone()[0])
 
     def _exists(self, name: str) -> bool:
-        raise NotImplementedError
+        with self._cursor(None) as cursor:
+            cursor.execute(self.database_exists_sql, [name])
+            return cursor.fetchone() is not None
 
     def _list_databases(self) -> list[str]:
-        raise NotImplementedError
+        with self._cursor(None) as cursor:
+            cursor.execute(self.databases_sql)
+            return [str(row[0]) for row in cursor.fetchall()]
 
     def _create(self, name: str) -> None:
-        raise NotImplementedError
+        # The same suffix Django's own test database gets (TEST CHARSET, COLLATION, TEMPLATE).
+        suffix = self.connection.creation.sql_table_creation_suffix()
+        with self._cursor(None) as cursor:
+            cursor.execute(f"CREATE DATABASE {self._quote(name)} {suffix}")
 
     def _clone(self, source: str, target: str) -> None:
         raise NotImplementedError

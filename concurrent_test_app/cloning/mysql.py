@@ -54,32 +54,9 @@ class MySQLCloner(DatabaseCloner):
     meta_value_type = "LONGTEXT"
     # Sessions that create and fill tables at once during a copy.
     copy_sessions: ClassVar[int] = 4
-
-    def _quote(self, name: str) -> str:
-        return str(self.connection.ops.quote_name(name))
-
-    def _server_version(self) -> str:
-        with self._cursor(None) as cursor:
-            cursor.execute("SELECT VERSION()")
-            return str(cursor.fetchone()[0])
-
-    def _exists(self, name: str) -> bool:
-        with self._cursor(None) as cursor:
-            cursor.execute(
-                "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [name]
-            )
-            return cursor.fetchone() is not None
-
-    def _list_databases(self) -> list[str]:
-        with self._cursor(None) as cursor:
-            cursor.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
-            return [str(row[0]) for row in cursor.fetchall()]
-
-    def _create(self, name: str) -> None:
-        # The same suffix Django's own test database gets (TEST CHARSET and COLLATION).
-        suffix = self.connection.creation.sql_table_creation_suffix()
-        with self._cursor(None) as cursor:
-            cursor.execute(f"CREATE DATABASE {self._quote(name)} {suffix}")
+    server_version_sql = "SELECT VERSION()"
+    database_exists_sql = "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
+    databases_sql = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA"
 
     def _clone(self, source: str, target: str) -> None:
         with self._cursor(None) as cursor:

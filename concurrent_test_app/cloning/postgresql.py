@@ -35,30 +35,9 @@ class PostgreSQLCloner(DatabaseCloner):
     clone_backoff: ClassVar[float] = 0.02
     stray_session_grace: ClassVar[float] = 2.0
     clone_wait_limit: ClassVar[float] = 30.0
-
-    def _quote(self, name: str) -> str:
-        return str(self.connection.ops.quote_name(name))
-
-    def _server_version(self) -> str:
-        with self._cursor(None) as cursor:
-            cursor.execute("SHOW server_version_num")
-            return str(cursor.fetchone()[0])
-
-    def _exists(self, name: str) -> bool:
-        with self._cursor(None) as cursor:
-            cursor.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", [name])
-            return cursor.fetchone() is not None
-
-    def _list_databases(self) -> list[str]:
-        with self._cursor(None) as cursor:
-            cursor.execute("SELECT datname FROM pg_catalog.pg_database")
-            return [str(row[0]) for row in cursor.fetchall()]
-
-    def _create(self, name: str) -> None:
-        # The same suffix Django's own test database gets (TEST CHARSET and TEMPLATE).
-        suffix = self.connection.creation.sql_table_creation_suffix()
-        with self._cursor(None) as cursor:
-            cursor.execute(f"CREATE DATABASE {self._quote(name)} {suffix}")
+    server_version_sql = "SHOW server_version_num"
+    database_exists_sql = "SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s"
+    databases_sql = "SELECT datname FROM pg_catalog.pg_database"
 
     def _clone(self, source: str, target: str) -> None:
         sql = f"CREATE DATABASE {self._quote(target)} WITH TEMPLATE {self._quote(source)}"
