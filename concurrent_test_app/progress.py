@@ -337,6 +337,9 @@ class LiveProgress:
             _EtaColumn(self.counts),
             console=self.console,
             transient=True,
+            # No refresh thread: the pool forks workers while the bar is up, and a fork taken
+            # while that thread held stderr's lock would leave the child unable to write.
+            auto_refresh=False,
             refresh_per_second=REFRESHES_PER_SECOND,
             # Never swap sys.stdout/sys.stderr: a worker forked while the bar is up would
             # inherit the swapped objects and write through this process's console.
@@ -358,6 +361,7 @@ class LiveProgress:
     def advance(self, outcome: str) -> None:
         self.counts.add(outcome)
         self.progress.update(self.task, completed=self.counts.done, failures=self.counts.failures)
+        self.progress.refresh()
 
     def close(self) -> None:
         if self._closed:
