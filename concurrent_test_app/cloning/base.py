@@ -355,8 +355,9 @@ class DatabaseCloner:
 
     @contextmanager
     def _lock_session(self, key: str) -> Iterator[Any]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        # A server session of its own: a session-level lock lives exactly as long as it.
+        with self._own_cursor(None) as cursor:
+            yield cursor
 
     def _try_lock(self, session: Any, key: str) -> bool:
         raise NotImplementedError

@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from .base import DatabaseCloner
@@ -265,12 +263,6 @@ class MySQLCloner(DatabaseCloner):
             [self.meta_table],
         )
         return list(cursor.fetchall())
-
-    @contextmanager
-    def _lock_session(self, key: str) -> Iterator[Any]:
-        # A session of its own: the lock lives exactly as long as it.
-        with self._own_cursor(None) as cursor:
-            yield cursor
 
     @staticmethod
     def _lock_name(key: str) -> str:

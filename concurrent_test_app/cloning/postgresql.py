@@ -124,12 +124,6 @@ class PostgreSQLCloner(DatabaseCloner):
         return list(cursor.fetchall())
 
     @contextmanager
-    def _lock_session(self, key: str) -> Iterator[Any]:
-        # A session of its own: the lock lives exactly as long as it.
-        with self._own_cursor(None) as cursor:
-            yield cursor
-
-    @contextmanager
     def guard(self, template: str) -> Iterator[None]:
         key = naming.assert_derived(template, kind=naming.TEMPLATE).name
         with self._own_cursor(None) as cursor:
