@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 import unittest
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -45,68 +45,76 @@ EXIT_BY_SIGNAL = {2: 130, 15: 143}
 # -- argument types: each error names the flag and the fix -------------------------------------
 
 
+def _checked(
+    value: str, convert: Callable[[str], Any], accept: Callable[[Any], bool], fix: str
+) -> Any:
+    """Return ``convert(value)`` if it converts and is accepted; else raise argparse's error."""
+    try:
+        number = convert(value)
+    except ValueError:
+        number = None
+    if number is None or not accept(number):
+        raise argparse.ArgumentTypeError(f"{value!r} {fix}")
+    return number
+
+
 def workers_type(value: str) -> int | str:
     """Parse ``--workers``: a whole number of 1 or more, or "auto"."""
     if value == "auto":
         return value
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a worker count; pass a whole number of 1 or more, or 'auto'."
+    return int(
+        _checked(
+            value,
+            int,
+            lambda n: n >= 1,
+            "is not a worker count; pass a whole number of 1 or more, or 'auto'.",
         )
-    return number
+    )
 
 
 def shard_type(value: str) -> tuple[int, int]:
     """Parse ``--shard K/N`` (K counted from 1)."""
-    try:
-        k_text, n_text = value.split("/")
-        k, n = int(k_text), int(n_text)
-    except ValueError:
-        k = n = 0
-    if not (n >= 1 and 1 <= k <= n):
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a shard; pass K/N with 1 <= K <= N, such as --shard 2/4."
-        )
-    return k, n
+
+    def convert(text: str) -> tuple[int, int]:
+        k_text, n_text = text.split("/")
+        return int(k_text), int(n_text)
+
+    shard: tuple[int, int] = _checked(
+        value,
+        convert,
+        lambda kn: kn[1] >= 1 and 1 <= kn[0] <= kn[1],
+        "is not a shard; pass K/N with 1 <= K <= N, such as --shard 2/4.",
+    )
+    return shard
 
 
 def seconds_type(value: str) -> float:
     """Parse a timeout flag: seconds, 0 or more (0 turns the limit off)."""
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number >= 0:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a number of seconds; pass 0 or more, such as 30."
+    return float(
+        _checked(
+            value,
+            float,
+            lambda n: n >= 0,
+            "is not a number of seconds; pass 0 or more, such as 30.",
         )
-    return number
+    )
 
 
 def positive_int_type(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 1 or more.")
-    return number
+    """Parse a count flag: a whole number of 1 or more."""
+    return int(_checked(value, int, lambda n: n >= 1, "is not a whole number of 1 or more."))
 
 
 def megabytes_type(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if not number > 0:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a size in MB; pass a number above 0, such as 1024."
+    """Parse a memory flag: megabytes above 0."""
+    return float(
+        _checked(
+            value,
+            float,
+            lambda n: n > 0,
+            "is not a size in MB; pass a number above 0, such as 1024.",
         )
-    return number
+    )
 
 
 def concurrent_runner_class(path: str | None = None) -> type[ConcurrentTestRunner]:
