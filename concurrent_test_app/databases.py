@@ -84,6 +84,7 @@ class WorkerDatabases:
         self._mirrors: dict[str, str] = {}  # mirror alias -> owner alias
         self._old_names: dict[str, Any] = {}
         self._prepared: set[int] = set()
+        self._flushed: set[int] = set()
         # Shared claims on the templates the parent's connections point at (see setup()).
         self._guards = ExitStack()
 
@@ -200,6 +201,7 @@ class WorkerDatabases:
             seconds = [self._prepare(database, slot) for database, slot in jobs]
         self.clone_seconds.extend(seconds)
         self._prepared.update(slots)
+        self._flushed.difference_update(slots)
         connections.close_all()
         return {slot: self.worker_settings(slot) for slot in slots}
 
@@ -267,15 +269,24 @@ class WorkerDatabases:
         )
         return f"{name} (in memory)" if database.in_memory else name
 
+    def mark_flushed(self, slot: int) -> None:
+        """Note that a TransactionTestCase emptied the clones of ``slot``.
+
+        With --keepdb only clean clones are kept: a later run's TestCase must find the rows the
+        template has, so a flushed clone is dropped at teardown and made again next time.
+        """
+        self._flushed.add(slot)
+
     def drop_slot(self, slot: int) -> None:
-        """Drop the clones of worker ``slot`` (kept with --keepdb)."""
-        if self.keepdb:
+        """Drop the clones of worker ``slot`` (kept with --keepdb unless flushed)."""
+        if self.keepdb and slot not in self._flushed:
             return
         for database in self._databases:
             name = database.clones.pop(slot, None)
             if name is not None:
                 database.cloner.drop(name)
         self._prepared.discard(slot)
+        self._flushed.discard(slot)
 
     def teardown(self) -> None:
         """Drop every clone unless --keepdb, then give every alias its real database name back.

@@ -288,6 +288,10 @@ class WorkerPool:
                 except OSError:
                     pass
                 continue
+            if self.units[item.unit].flushes:
+                # Marked before it runs: an interrupted flush leaves the clone no cleaner.
+                worker.dirty = True
+                self.databases.mark_flushed(worker.slot)
             worker.item = item
             worker.finished = set()
             worker.current_test = None
@@ -349,7 +353,6 @@ class WorkerPool:
                 reason = "not run: the unit ended before reaching it"
             self._finish_item(worker, reason)
             worker.units_run += 1
-            worker.dirty = worker.dirty or unit.flushes
             worker.peak_rss_mb = max(worker.peak_rss_mb, message.memory_peak_mb)
             self._maybe_recycle(worker, message.rss_mb)
 
