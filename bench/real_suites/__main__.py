@@ -1,0 +1,156 @@
+"""``python -m bench.real_suites``: run the real suites under every runner and compare, id by id.
+
+``python -m bench.real_suites prepare [--suite NAME]`` checks out and installs the projects
+(the only step that needs the projects' git repositories and the package index);
+``python -m bench.real_suites [run] [--suite NAME] [--vendor VENDOR] [--skip-cold]`` runs them
+and merges its rows into ``bench/results/real_suites.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import platform
+import subprocess
+import sys
+from typing import Any
+
+from . import RESULTS_DIR, RealSuitesError, runs, table
+from . import compare as cmp
+from . import projects as proj
+
+logger = logging.getLogger(__name__)
+
+JSON_PATH = RESULTS_DIR / "real_suites.json"
+MD_PATH = RESULTS_DIR / "real_suites.md"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Return the command line's options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.real_suites",
+        description="Run real Django suites serially, with Django --parallel 2 and with "
+        "concurrent_test --workers 2 (cold and warm), and compare every test id's outcome.",
+    )
+    parser.add_argument("step", nargs="?", choices=("run", "prepare"), default="run")
+    names = [project.name for project in proj.PROJECTS]
+    parser.add_argument("--suite", action="append", choices=names, help="Repeatable.")
+    parser.add_argument("--vendor", action="append", choices=proj.VENDORS, help="Repeatable.")
+    parser.add_argument(
+        "--skip-cold", action="store_true", help="No cold run (the warm run still builds)."
+    )
+    parser.add_argument(
+        "--runner", action="append", choices=runs.RUNNERS, help="Only these runners."
+    )
+    return parser.parse_args(argv)
+
+
+def _migration_files(project: proj.Project) -> int:
+    completed = subprocess.run(
+        ["git", "ls-files", "*/migrations/[0-9]*.py"],
+        cwd=project.checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return len(completed.stdout.split())
+
+
+def run_one(project: proj.Project, vendor: str, runners: list[str]) -> dict[str, Any]:
+    """Run ``project`` on ``vendor`` under ``runners`` and return its results entry."""
+    project.write_wrapper(vendor)
+    databases = runs.describe_databases(project, vendor)
+    logs = project.checkout / ".real_suites" / "logs"
+    results: dict[str, runs.RunResult] = {}
+    for runner in runners:
+        # Each run starts as on a CI machine: the real databases absent from the server.
+        dropped = runs.drop_real_databases(project, databases)
+        if dropped:
+            logger.info("Dropped real databases: %s", ", ".join(dropped))
+        results[runner] = result = runs.run(project, vendor, runner, logs)
+        logger.info(
+            "%s %s %s: exit %s in %.1fs, %s ids%s",
+            project.name,
+            vendor,
+            runner,
+            result.exit_status,
+            result.wall_seconds,
+            len(result.outcomes),
+            f" ({result.problem})" if result.problem else "",
+        )
+    serial = results["serial"].outcomes if "serial" in results else {}
+    entry_runs = {}
+    for name, result in results.items():
+        equal, total = cmp.equal_to_serial(serial, result.outcomes)
+        entry_runs[name] = {
+            "command": " ".join(result.command),
+            "exit_status": result.exit_status,
+            "wall_seconds": result.wall_seconds,
+            "tests_run": result.tests_run,
+            "counts": result.counts(),
+            "equal": equal,
+            "total": total,
+            "templates": result.templates,
+            "problem": result.problem,
+            "log": result.log,
+        }
+    ratio = None
+    if "concurrent_warm" in results and "django_parallel" in results:
+        ratio = round(
+            results["concurrent_warm"].wall_seconds / results["django_parallel"].wall_seconds, 2
+        )
+    return {
+        "suite": project.name,
+        "vendor": vendor,
+        "order": [p.name for p in proj.PROJECTS].index(project.name),
+        "vendor_order": proj.VENDORS.index(vendor),
+        "repo": project.repo,
+        "commit": project.commit,
+        "traits": list(project.traits),
+        "labels": list(project.labels),
+        "note": project.note,
+        "migration_files": _migration_files(project),
+        "databases": databases,
+        "runs": entry_runs,
+        "warm_ratio": ratio,
+        "exceptions": cmp.as_dicts(cmp.exceptions(results)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the harness; return the exit status."""
+    logging.basicConfig(level=logging.INFO, format="[real_suites] %(message)s")
+    options = parse_args(argv)
+    selected = [p for p in proj.PROJECTS if not options.suite or p.name in options.suite]
+    try:
+        if options.step == "prepare":
+            for project in selected:
+                proj.prepare(project)
+            return 0
+        missing = [reason for p in selected if (reason := p.missing())]
+        if missing:
+            raise RealSuitesError("\n".join(missing))
+        runners = [r for r in runs.RUNNERS if not options.runner or r in options.runner]
+        if options.skip_cold and "concurrent_cold" in runners:
+            runners.remove("concurrent_cold")
+        results = table.load(JSON_PATH)
+        results["generated_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        results["machine"] = f"{platform.system()} {platform.machine()}, 2 cores, Python 3.11"
+        results["workers"] = runs.WORKERS
+        results["command"] = "python -m bench.real_suites"
+        for project in selected:
+            for vendor in project.vendors:
+                if options.vendor and vendor not in options.vendor:
+                    continue
+                table.merge(results, run_one(project, vendor, runners))
+                table.write(results, JSON_PATH, MD_PATH)
+    except RealSuitesError as exc:
+        print(f"real_suites: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote {MD_PATH} and {JSON_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
