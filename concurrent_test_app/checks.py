@@ -109,6 +109,12 @@ def check_templates_to_keep(app_configs: Any = None, **kwargs: Any) -> list[Chec
 
 
 @register(TAG)
+def check_fingerprint_files(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check settings.CONCURRENT_TEST_FINGERPRINT_FILES."""
+    return _error_from(lambda: app_settings.fingerprint_files, "concurrent_test_app.E010")
+
+
+@register(TAG)
 def check_timings_file(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Check that settings.TEST_TIMINGS_FILE can be read now and written after a run."""
     try:

@@ -55,6 +55,7 @@ SETTING_PROPERTIES = (
     ("CONCURRENT_TEST_LOGGING", "logging"),
     ("CONCURRENT_TEST_TEMPLATES_TO_KEEP", "templates_to_keep"),
     ("TEST_TIMINGS_FILE", "timings_file"),
+    ("CONCURRENT_TEST_FINGERPRINT_FILES", "fingerprint_files"),
 )
 
 
@@ -230,6 +231,31 @@ class _Settings:
                 "set it to a file path such as BASE_DIR / 'test_timings.json', or None."
             )
         return Path(value) if value else None
+
+    @property
+    def fingerprint_files(self) -> list[str]:
+        """Return settings.CONCURRENT_TEST_FINGERPRINT_FILES: more files or globs to fingerprint.
+
+        For data that the code writing a template's rows reads (a fixture, a CSV), which the
+        fingerprint cannot see by itself.
+        """
+        value = self._setting("CONCURRENT_TEST_FINGERPRINT_FILES", None) or []
+        if isinstance(value, (str, os.PathLike)):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(item, (str, os.PathLike)) for item in value
+        ):
+            raise ConfigurationError(
+                f"settings.CONCURRENT_TEST_FINGERPRINT_FILES is {value!r}; set it to a list of "
+                "file paths or globs such as ['shop/fixtures/*.json']."
+            )
+        return [str(item) for item in value]
+
+    @property
+    def fingerprint_base_dir(self) -> Path:
+        """Return the folder relative fingerprint globs start from: BASE_DIR, else the cwd."""
+        base = self._setting("BASE_DIR", None)
+        return Path(base) if isinstance(base, (str, os.PathLike)) else Path.cwd()
 
     @property
     def logging(self) -> dict[str, Any]:

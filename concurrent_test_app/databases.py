@@ -30,7 +30,7 @@ from . import naming
 from .cloning import DatabaseCloner
 from .cloning.sqlite import SQLiteCloner, load_into_memory
 from .results import TemplateRecord
-from .template import TemplateBuilder, migration_drift_warning
+from .template import TemplateBuilder, migration_drift_warning, repoint
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,8 @@ class WorkerDatabases:
                     logger.warning("%s", warning)
                     self.log(f"Warning: {warning}")
                 warned = True
+            if not result.reused and self.verbosity >= 2:
+                self.log(f"Template for alias '{owner}' was {result.reason}.")
             action = {"reused": "Reused", "built": "Built", "incremental": "Updated"}[result.mode]
             self.log(
                 f"{action} template for alias '{owner}'"
@@ -144,8 +146,7 @@ class WorkerDatabases:
             # clone: claim it, so another run's clone waits for it instead of ending it.
             self._guards.enter_context(cloner.guard(result.name))
             connection = connections[owner]
-            connection.close()
-            connection.settings_dict["NAME"] = cloner.settings_for(result.name)["NAME"]
+            repoint(connection, cloner.settings_for(result.name)["NAME"])
             for alias in group[1:]:
                 connections[alias].creation.set_as_test_mirror(connection.settings_dict)
             if self.aliases.get(owner, True):
@@ -303,9 +304,7 @@ class WorkerDatabases:
                 logger.warning("Could not drop the clones of worker %s: %s", slot, exc)
                 errors.append(exc)
         for alias, old_name in self._old_names.items():
-            connection = connections[alias]
-            connection.close()
-            connection.settings_dict["NAME"] = old_name
+            repoint(connections[alias], old_name)
         self._old_names.clear()
         if errors:
             raise errors[0]

@@ -24,6 +24,14 @@ class DatabaseSetupError(ConfigurationError):
     """A test database could not be created, cloned or reached."""
 
 
+class DatabaseUnreachableError(DatabaseSetupError):
+    """A database exists but cannot be connected to or read (never a reason to rebuild it)."""
+
+
+class TemplateBuildError(DatabaseSetupError):
+    """A template's build finished without the schema that its migrations promise."""
+
+
 class UnsafeDatabaseName(ConcurrentTestError):
     """The app was asked to create, clone or drop a database whose name it did not derive."""
 

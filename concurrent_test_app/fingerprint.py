@@ -7,7 +7,15 @@ The fingerprint of an alias hashes
   models' state instead, since their schema comes from the models;
 - the installed apps, where each app's migrations live (``MIGRATION_MODULES``), the routers,
   the Django version, the database vendor, engine and server version, and the alias's
-  ``TEST`` settings.
+  ``TEST`` settings;
+- the code that writes a template's rows outside the migration files (see
+  :func:`data_code_files`): the modules of the ``post_migrate`` receivers, of the functions
+  that a data migration's ``RunPython`` runs or calls when they live in another file, and the
+  files that ``CONCURRENT_TEST_FINGERPRINT_FILES`` lists.
+
+Loading the migration modules runs their top-level code, which may touch the connection; the
+caller points the alias at a database that exists first (see
+:meth:`concurrent_test_app.template.TemplateBuilder.fingerprint`).
 
 It is split into an *environment* part and the per-migration file hashes, so that
 :mod:`concurrent_test_app.template` can tell "only migrations were added on top" from
@@ -16,11 +24,15 @@ anything else. After a build, :func:`schema_fingerprint` hashes the schema itsel
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import inspect
 import json
 import logging
 import sys
-from collections.abc import Iterable
+import types
+import weakref
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +42,12 @@ from django.apps import apps
 from django.db import router
 from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import RunPython, SeparateDatabaseAndState
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.migrations.writer import MigrationWriter
+from django.db.models.signals import post_migrate
+
+from .conf import app_settings
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +125,139 @@ def migration_files(loader: MigrationLoader) -> dict[str, str]:
     return hashes
 
 
+def _source_file(obj: Any) -> str | None:
+    """Return the source file that defines ``obj`` (a function, method, class or module)."""
+    if isinstance(obj, weakref.ref):
+        obj = obj()
+    while hasattr(obj, "func") and callable(obj.func):  # functools.partial and the like
+        obj = obj.func
+    obj = inspect.unwrap(obj) if callable(obj) else obj
+    candidates = (obj, getattr(obj, "__func__", None), type(obj))
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        try:
+            path = inspect.getsourcefile(candidate)
+        except TypeError:  # built-in: no source file
+            continue
+        if path:
+            return str(Path(path).resolve())
+    return None
+
+
+def _called_files(function: types.FunctionType, home: str) -> Iterator[str]:
+    """Yield the files of the functions, classes and modules ``function`` refers to by name.
+
+    Functions of the same file (``home``) are followed in turn, so a migration's forwards
+    function that calls a helper of its own that imports another module is seen through.
+    """
+    seen: set[int] = set()
+    pending = [function]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        names: set[str] = set()
+        codes = [current.__code__]
+        while codes:  # nested functions and comprehensions carry their own names
+            code = codes.pop()
+            names.update(code.co_names)
+            codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        values = [current.__globals__.get(name) for name in sorted(names)]
+        values += [cell.cell_contents for cell in current.__closure__ or () if _filled(cell)]
+        for value in values:
+            if value is None or isinstance(value, (str, bytes, int, float, bool)):
+                continue
+            if isinstance(value, types.ModuleType):
+                file = getattr(value, "__file__", None)
+                path = str(Path(file).resolve()) if file else None
+            else:
+                path = _source_file(value)
+            if path is None:
+                continue
+            if path == home:
+                if isinstance(value, types.FunctionType):
+                    pending.append(value)
+                continue
+            yield path
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        _ = cell.cell_contents
+    except ValueError:  # a cell whose variable is not bound yet
+        return False
+    return True
+
+
+def _run_python_operations(operations: Iterable[Any]) -> Iterator[RunPython]:
+    for operation in operations:
+        if isinstance(operation, RunPython):
+            yield operation
+        elif isinstance(operation, SeparateDatabaseAndState):
+            yield from _run_python_operations(operation.database_operations)
+
+
+def _listed_files() -> list[str]:
+    """Return the files CONCURRENT_TEST_FINGERPRINT_FILES names, a glob that matches none kept."""
+    found: list[str] = []
+    base = app_settings.fingerprint_base_dir
+    for pattern in app_settings.fingerprint_files:
+        full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+        matches = sorted(p for p in glob.glob(full, recursive=True) if Path(p).is_file())
+        if matches:
+            found.extend(str(Path(m).resolve()) for m in matches)
+        else:  # still counted, as the pattern itself: a file that appears later changes it
+            found.append(pattern)
+    return found
+
+
+def data_code_files(loader: MigrationLoader) -> list[str]:
+    """Return the source files of the code that writes a template's rows besides migrations.
+
+    That is the modules defining each ``post_migrate`` receiver connected now, each
+    ``RunPython`` function (forwards and backwards) that lives outside its migration's file,
+    every module a ``RunPython`` function of the migration's own file refers to, and the files
+    of ``CONCURRENT_TEST_FINGERPRINT_FILES``.
+    """
+    files: set[str] = set()
+    for receiver in list(post_migrate.receivers):
+        path = _source_file(receiver[1])
+        if path:
+            files.add(path)
+    for migration in (loader.disk_migrations or {}).values():
+        module = sys.modules.get(type(migration).__module__)
+        home = getattr(module, "__file__", None)
+        home = str(Path(home).resolve()) if home else ""
+        for operation in _run_python_operations(migration.operations):
+            for function in (operation.code, operation.reverse_code):
+                if function is None:
+                    continue
+                path = _source_file(function)
+                if path and path != home:
+                    files.add(path)
+                elif isinstance(function, types.FunctionType):
+                    files.update(_called_files(function, home))
+    files.update(_listed_files())
+    return sorted(files)
+
+
+def files_digest(paths: Iterable[str]) -> str:
+    """Return a hash over the files' contents (where a file lives does not count).
+
+    Paths differ between checkouts and virtual environments, contents are what matter; a path
+    that is no readable file counts by its text.
+    """
+    lines = []
+    for path in paths:
+        try:
+            lines.append(_sha(Path(path).read_bytes()))
+        except OSError:
+            lines.append(f"missing {path}")
+    return _sha("\n".join(sorted(lines)))
+
+
 def compute(connection: Any, server_version: str) -> Fingerprint:
     """Return the fingerprint of the test database ``connection``'s alias would get."""
     test_settings = dict(connection.settings_dict.get("TEST") or {})
@@ -137,6 +286,7 @@ def compute(connection: Any, server_version: str) -> Fingerprint:
         },
         "routers": [f"{type(r).__module__}.{type(r).__qualname__}" for r in router.routers],
         "models": model_state_digest(unmigrated),
+        "data_code": files_digest(data_code_files(loader)),
     }
     environment_digest = _sha(json.dumps(environment, sort_keys=True))
     digest = _sha(

@@ -10,8 +10,8 @@ every process building templates of the same project and alias:
    template of this project is migrations added on top (every file it was built from is
    unchanged), clone that template instead: only the new migrations will run;
 4. migrate (exactly as Django's ``create_test_db`` does: ``run_syncdb``, ``TEST["MIGRATE"]``,
-   then ``createcachetable``), store the bookkeeping, publish under the template's name and
-   mark it complete last.
+   then ``createcachetable``), check that every table migrate should have created is there,
+   store the bookkeeping, publish under the template's name and mark it complete last.
 
 The bookkeeping is a table in the template itself (see :mod:`concurrent_test_app.cloning.base`)
 holding ``fingerprint``, ``schema`` (the schema fingerprint taken after the build),
@@ -31,13 +31,15 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management import call_command
-from django.db import connections
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.loader import MigrationLoader
 from django.test.utils import get_unique_databases_and_mirrors, override_settings
 
 from . import fingerprint as fingerprints
 from . import naming
 from .cloning import DatabaseCloner, cloner_for
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, TemplateBuildError
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class TemplateResult:
     applied: int = 0  # migrations applied by this build
     base: str | None = None  # the template an incremental build started from
     schema: str = ""  # the schema fingerprint stored with the template
+    reason: str = ""  # why it was built: the status it had
 
 
 @dataclass
@@ -101,7 +104,13 @@ class TemplateBuilder:
     @property
     def fingerprint(self) -> fingerprints.Fingerprint:
         if self._fingerprint is None:
-            self._fingerprint = fingerprints.compute(self.connection, self.cloner.server_version())
+            server_version = self.cloner.server_version()
+            # Loading the migration modules runs their top-level code, which may query the
+            # connection (a version or feature check). Django's runner loads them once the
+            # alias points at its new test database; the real database may not exist at all
+            # (CI servers often hold only test databases), so point it at the server instead.
+            with self._pointed_at_name(self.cloner.server_database_name):
+                self._fingerprint = fingerprints.compute(self.connection, server_version)
         return self._fingerprint
 
     @property
@@ -161,8 +170,13 @@ class TemplateBuilder:
                 # Another process may have built it while this one waited for the lock.
                 status = None if force else self.status(verify_schema=False)
                 if status is None or not status.current:
+                    reason = (
+                        status.reason if status is not None else "forced: a rebuild was asked for"
+                    )
+                    logger.info("Building the template of %s: %s", self.alias, reason)
                     result = self._build(force=force)
                     result.seconds = time.perf_counter() - started
+                    result.reason = reason
                     return result
         seconds = time.perf_counter() - started
         return TemplateResult(
@@ -188,7 +202,13 @@ class TemplateBuilder:
             self.cloner.create(building)
             before = 0
             mode = "built"
-        self._migrate(building)
+        try:
+            self._migrate(building)
+            self._check_tables(building)
+        except Exception:
+            # Nothing worth keeping: the error says what failed, and a retry starts afresh.
+            self.cloner.drop(building)
+            raise
         applied = self.cloner.applied_migrations(building) - before
         meta = {
             "fingerprint": fingerprint.digest,
@@ -235,18 +255,42 @@ class TemplateBuilder:
                 best = (len(older), candidate)
         return best[1] if best else None
 
-    @contextmanager
-    def _pointed_at(self, name: str) -> Iterator[Any]:
+    def _pointed_at(self, name: str) -> Any:
         """Point this alias's connection at the derived database ``name`` for a while."""
+        return self._pointed_at_name(self.cloner.settings_for(name)["NAME"])
+
+    @contextmanager
+    def _pointed_at_name(self, physical_name: str | None) -> Iterator[Any]:
+        """Point this alias's connection at the database NAME ``physical_name`` for a while."""
         connection = self.connection
         original = connection.settings_dict["NAME"]
-        connection.close()
-        connection.settings_dict["NAME"] = self.cloner.settings_for(name)["NAME"]
+        repoint(connection, physical_name)
         try:
             yield connection
         finally:
-            connection.close()
-            connection.settings_dict["NAME"] = original
+            repoint(connection, original)
+
+    def _check_tables(self, name: str) -> None:
+        """Raise TemplateBuildError unless ``name`` has every table migrate should have made."""
+        with self._pointed_at(name) as connection:
+            expected = expected_tables(connection)
+            with connection.cursor() as cursor:
+                existing = set(connection.introspection.table_names(cursor, include_views=True))
+        if connection.features.ignores_table_name_case:
+            existing = {table.lower() for table in existing}
+            expected = {table.lower() for table in expected}
+        missing = sorted(expected - existing)
+        if not missing:
+            return
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        raise TemplateBuildError(
+            f"The template built for alias {self.alias!r} lacks {len(missing)} of the "
+            f"{len(expected)} tables that migrate should have created ({shown}), so it was not "
+            f"published; run 'manage.py migrate --database {self.alias}' against an empty "
+            "database to see why."
+        )
 
     def _migrate(self, name: str) -> None:
         """Migrate ``name`` as Django's create_test_db migrates a new test database."""
@@ -305,6 +349,42 @@ class TemplateBuilder:
                 if self.cloner.drop(name, force=False):
                     dropped.append(name)
         return sorted(dropped)
+
+
+def repoint(connection: Any, name: str | None) -> None:
+    """Point ``connection`` at the database NAME ``name``, closing whatever it had open.
+
+    Django's SQLite backend ignores ``close()`` while its NAME is an in-memory database and
+    would go on talking to that one; the base class's close always closes.
+    """
+    BaseDatabaseWrapper.close(connection)
+    connection.settings_dict["NAME"] = name
+
+
+def expected_tables(connection: Any) -> set[str]:
+    """Return the tables ``migrate --run-syncdb`` creates on ``connection``'s alias.
+
+    For apps with migrations, the models of the migrations' final state; for apps without
+    (or for every app when ``TEST["MIGRATE"]`` is False), the models themselves. Each model
+    counts as migrate counts it: managed, not a proxy, not swapped, its vendor and features
+    met, and allowed on this alias by the routers; with its auto-created many-to-many tables.
+    """
+    migrate = (connection.settings_dict.get("TEST") or {}).get("MIGRATE", True) is not False
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    models: list[Any] = []
+    unmigrated = set(loader.unmigrated_apps) if migrate else None
+    if migrate:
+        state = loader.project_state()
+        models.extend(state.apps.get_models(include_auto_created=True))
+    for app_config in apps.get_app_configs():
+        if unmigrated is None or app_config.label in unmigrated:
+            models.extend(app_config.get_models(include_auto_created=True))
+    tables: set[str] = set()
+    for model in models:
+        options = model._meta
+        if options.can_migrate(connection) and router.allow_migrate_model(connection.alias, model):
+            tables.add(options.db_table)
+    return tables
 
 
 def migration_drift_warning() -> str | None:

@@ -6,7 +6,9 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +90,16 @@ def run_manage(
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def project(tmp_path: Path, vendor: str) -> Iterator[Any]:
+    """A copy of the template fixture project on ``vendor``; its databases dropped after."""
+    from tests.projects import drop_server_databases, make_project
+
+    made = make_project(tmp_path, vendor)
+    try:
+        yield made
+    finally:
+        if vendor != "sqlite":
+            drop_server_databases(vendor, made.prefix)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_template import LINE, Project, make_project
+from tests.projects import LINE, Project, make_project
 
 
 @pytest.fixture

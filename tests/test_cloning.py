@@ -327,7 +327,7 @@ print("RESULT " + json.dumps(out))
 def test_worker_databases_slots_give_fresh_clones_and_teardown_restores(
     vendor: str, tmp_path: Path
 ) -> None:
-    from tests.test_template import drop_server_databases, make_project
+    from tests.projects import drop_server_databases, make_project
 
     project = make_project(tmp_path, vendor)
     project.env["TEMPLATE_MIRROR"] = "1"

@@ -111,3 +111,53 @@ def test_schema_fingerprint_follows_the_rows() -> None:
     assert fingerprint.schema_fingerprint(rows) != fingerprint.schema_fingerprint(
         [("book", "id", "bigint"), rows[1]]
     )
+
+
+def test_listed_files_and_globs_change_it(tmp_path: Path, settings: Any) -> None:
+    data = tmp_path / "fixtures"
+    data.mkdir()
+    settings.BASE_DIR = tmp_path
+    settings.CONCURRENT_TEST_FINGERPRINT_FILES = ["fixtures/*.json"]
+    none_yet = fingerprint.compute(connection_for(), "1").digest
+    (data / "groups.json").write_text("[]")
+    first = fingerprint.compute(connection_for(), "1").digest
+    assert first != none_yet  # a file that appears under a glob counts
+    (data / "groups.json").write_text('[{"name": "staff"}]')
+    assert fingerprint.compute(connection_for(), "1").digest != first
+    settings.CONCURRENT_TEST_FINGERPRINT_FILES = []
+    assert fingerprint.compute(connection_for(), "1").digest not in (first, none_yet)
+
+
+def test_post_migrate_receivers_are_part_of_the_data_code() -> None:
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.models.signals import post_migrate
+
+    def receiver(**kwargs: Any) -> None:
+        return None
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    files = fingerprint.data_code_files(loader)
+    # contrib.auth's create_permissions and contenttypes' receivers are connected in tests.
+    assert any(path.endswith("auth/management/__init__.py") for path in files), files
+    assert str(Path(__file__).resolve()) not in files
+    post_migrate.connect(receiver)
+    try:
+        assert str(Path(__file__).resolve()) in fingerprint.data_code_files(loader)
+    finally:
+        post_migrate.disconnect(receiver)
+
+
+def test_the_modules_a_function_refers_to_are_followed_through_its_own_file() -> None:
+    import json
+
+    def helper() -> Any:
+        return json.dumps(shutil.which)
+
+    def forwards() -> Any:
+        return helper()
+
+    here = str(Path(__file__).resolve())
+    found = set(fingerprint._called_files(forwards, here))  # type: ignore[arg-type]
+    assert str(Path(json.__file__).resolve()) in found
+    assert str(Path(shutil.__file__).resolve()) in found
+    assert here not in found

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from django.db.backends.base.base import NO_DB_ALIAS
 
 from .. import naming
-from ..exceptions import DatabaseSetupError
+from ..exceptions import DatabaseSetupError, DatabaseUnreachableError
 from ..fingerprint import schema_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,10 @@ class DatabaseCloner:
     # Column type of the bookkeeping table's values.
     meta_value_type: ClassVar[str] = "TEXT"
     meta_table: ClassVar[str] = "concurrent_test_template"
+    # The NAME that connects to the server rather than to one database (Django's own choice
+    # for its server connections); the alias's connection points there while migration
+    # modules load for the fingerprint, since the real database may not exist.
+    server_database_name: ClassVar[str | None] = None
     # How long to wait for another process's build of the same template.
     lock_timeout: ClassVar[float] = 1800.0
     lock_poll_interval: ClassVar[float] = 0.1
@@ -92,16 +96,43 @@ class DatabaseCloner:
         return bool(self._sessions(name))
 
     def read_meta(self, name: str) -> dict[str, str] | None:
-        """Return the bookkeeping of ``name``, or None when it has none (or cannot be read)."""
+        """Return the bookkeeping of ``name``, or None when it has none (its build never ended).
+
+        Raise DatabaseUnreachableError when ``name`` exists but cannot be read: a template
+        that cannot be reached is not an incomplete one, and must never be rebuilt as one.
+        """
         naming.assert_derived(name)
         try:
             with self._cursor(name) as cursor:
+                if self.meta_table not in self._table_names(cursor):
+                    return None
                 table = self.connection.ops.quote_name(self.meta_table)
                 cursor.execute(f"SELECT name, value FROM {table}")
                 return {str(key): str(value) for key, value in cursor.fetchall()}
-        except Exception as exc:  # a half-built database has no table, or is gone
-            logger.debug("No bookkeeping in %s: %s", name, exc)
-            return None
+        except Exception as exc:
+            # A copy cut short, or a database dropped by another process since it was listed.
+            if self._is_damaged(exc) or self._gone(name):
+                logger.debug("No bookkeeping in %s: %s", name, exc)
+                return None
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DatabaseUnreachableError(
+                f"Cannot read the template database {name!r} of alias {self.alias!r} "
+                f"({type(exc).__name__}: {first_line}); check that the server is running and "
+                "that the user in DATABASES may connect to it, then retry."
+            ) from exc
+
+    def _gone(self, name: str) -> bool:
+        try:
+            return not self._exists(name)
+        except Exception:  # the server itself cannot be reached: not gone, unreachable
+            return False
+
+    def _table_names(self, cursor: Any) -> set[str]:
+        return set(self.connection.introspection.table_names(cursor))
+
+    def _is_damaged(self, exc: BaseException) -> bool:
+        """Return whether ``exc`` says the database itself is damaged (not unreachable)."""
+        return False
 
     def write_meta(self, name: str, meta: dict[str, str]) -> None:
         """Replace the bookkeeping of ``name`` with ``meta``, in one transaction."""
@@ -265,10 +296,17 @@ class DatabaseCloner:
     # -- connections -----------------------------------------------------------------------
 
     def _wrapper(self, name: str | None) -> Any:
-        """Return a new, unconnected DatabaseWrapper for ``name`` (None: the server)."""
-        if name is None:
-            return self.connection.__class__({**self.settings_dict, "NAME": None}, NO_DB_ALIAS)
-        return self.connection.__class__(self.settings_for(name), self.alias)
+        """Return a new, unconnected DatabaseWrapper for ``name`` (None: the server).
+
+        Its alias is Django's NO_DB_ALIAS, as Django's own server connections use: a project's
+        ``connection_created`` receivers (django.contrib.postgres's type handlers, say) skip
+        it, where under the project's alias they would look the alias up in ``connections``
+        and reach for the real database, which CI servers often do not have.
+        """
+        settings_dict = {**self.settings_dict, "NAME": self.server_database_name}
+        if name is not None:
+            settings_dict = self.settings_for(name)
+        return self.connection.__class__(settings_dict, NO_DB_ALIAS)
 
     @contextmanager
     def session(self) -> Iterator[None]:

@@ -43,6 +43,7 @@ class SQLiteCloner(DatabaseCloner):
     vendor = "sqlite"
     has_server = False
     can_terminate_sessions = False
+    server_database_name = ":memory:"
 
     def __init__(self, connection: Any) -> None:
         super().__init__(connection)
@@ -94,6 +95,11 @@ class SQLiteCloner(DatabaseCloner):
         path = self._path(name)
         for side in ("", *_SIDE_FILES):
             Path(f"{path}{side}").unlink(missing_ok=True)
+
+    def _is_damaged(self, exc: BaseException) -> bool:
+        # "file is not a database" / "database disk image is malformed": a copy cut short.
+        message = str(exc)
+        return "not a database" in message or "malformed" in message
 
     def _schema_rows(self, cursor: Any) -> list[tuple[Any, ...]]:
         cursor.execute(

@@ -55,9 +55,6 @@ class Command(BaseCommand):
 
     def _run(self, options: Any) -> None:
         verbosity = int(options["verbosity"])
-        warning = migration_drift_warning()
-        if warning:
-            self.stderr.write(f"Warning: {warning}")
         stale = False
         for alias in template_aliases(options["database"]):
             builder = TemplateBuilder(alias, verbosity=verbosity, log=self.stdout.write)
@@ -71,6 +68,8 @@ class Command(BaseCommand):
                 )
                 continue
             result = builder.ensure(force=options["force"])
+            if not result.reused and verbosity >= 2:
+                self.stdout.write(f"{alias}: the template was {result.reason}")
             action = "reused" if result.reused else result.mode
             detail = "" if result.reused else f", {result.applied} migrations applied"
             if verbosity >= 2 and result.schema:
@@ -82,5 +81,10 @@ class Command(BaseCommand):
             if options["prune"]:
                 for name in builder.prune(app_settings.templates_to_keep):
                     self.stdout.write(f"{alias}: dropped {name}")
+        # Checked once the templates are done: the fingerprint loaded the migration modules
+        # with the connection pointed at a database that exists (see TemplateBuilder).
+        warning = migration_drift_warning()
+        if warning:
+            self.stderr.write(f"Warning: {warning}")
         if stale:
             sys.exit(1)

@@ -17,6 +17,10 @@ ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "template_project.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 INSTALLED_APPS = ["concurrent_test_app", "shelf"]
+# More apps for the tests of real-world configurations: django.contrib.postgres, importquery
+# (a migration that queries the connection at import), defaults (rows written by a post_migrate
+# receiver and by RunPython helpers of other modules), partial (a migration that makes no table).
+INSTALLED_APPS += env.list("TEMPLATE_EXTRA_APPS", default=[])
 MIDDLEWARE: list[str] = []
 
 DATABASES = {
@@ -31,3 +35,7 @@ if env.bool("TEST_NO_MIGRATE", default=False):
     DATABASES["default"]["TEST"] = {"MIGRATE": False}
 if env.str("TEST_DATABASE_FILE", default=""):  # SQLite: test on a file, not in memory
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_FILE")}
+if env.bool("SQLITE_MEMORY", default=False):  # the most common test setting of all
+    DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    if env.bool("SQLITE_EMPTY_TEST_NAME", default=False):
+        DATABASES["default"]["TEST"] = {"NAME": ""}

@@ -1,0 +1,3 @@
+"""A module that a RunPython function of a migration file refers to."""
+
+SHAPE_LABEL = "round"
