@@ -65,9 +65,9 @@ def run_one(project: proj.Project, vendor: str, runners: list[str]) -> dict[str,
     results: dict[str, runs.RunResult] = {}
     for runner in runners:
         # Each run starts as on a CI machine: the real databases absent from the server.
-        dropped = runs.drop_real_databases(project, databases)
-        if dropped:
-            logger.info("Dropped real databases: %s", ", ".join(dropped))
+        absent = runs.drop_real_databases(project, databases)
+        if absent:
+            logger.info("Absent from the servers now: %s", ", ".join(absent))
         results[runner] = result = runs.run(project, vendor, runner, logs)
         logger.info(
             "%s %s %s: exit %s in %.1fs, %s ids%s",

@@ -124,7 +124,7 @@ def describe_databases(project: Project, vendor: str) -> dict[str, dict[str, Any
 
 
 def drop_real_databases(project: Project, databases: dict[str, dict[str, Any]]) -> list[str]:
-    """Drop each alias's real database from its server (remove a SQLite file); return them."""
+    """Make sure each alias's real database is absent (drop it, remove a file); return them."""
     dropped = []
     for db in databases.values():
         engine, name = db["ENGINE"], db["NAME"]
