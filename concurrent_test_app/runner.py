@@ -33,7 +33,7 @@ from .results import Ledger, ReplayResultMixin, RunReport, WorkUnitSpec
 from .scaling import decide_workers
 from .scheduler import DEFAULT_SCHEDULER, SCHEDULERS, shard_units
 from .timeouts import check_hierarchy, limit_for, timeout_for
-from .units import describe_units, group_units, units_digest
+from .units import describe_units, group_units, select_units, units_digest
 from .worker import WorkerSpec
 
 logger = logging.getLogger(__name__)
@@ -225,6 +225,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         self.report: RunReport | None = None
         self._groups: list[list[unittest.TestCase]] = []
         self._units: list[WorkUnitSpec] = []
+        self._selection: tuple[int, ...] | None = None  # this shard's units, by whole-suite index
         self._expected: dict[str, float] = {}
         self._databases: WorkerDatabases | None = None
         self._ledger: Ledger | None = None
@@ -402,15 +403,14 @@ class ConcurrentTestRunner(DiscoverRunner):
         self._test_labels = tuple(test_labels)
         self.check_engines(self.get_databases(suite))  # type: ignore[arg-type]
         groups = group_units(suite)
+        # Keys come from the whole suite, before any shard is cut out of it.
         units = describe_units(groups, self.unit_phases())
         self._expected = self.load_expected([unit.key for unit in units])
         if self.shard is not None:
             k, n = self.shard
-            chosen = {unit.index for unit in shard_units(units, self._expected, k, n)}
-            groups = [
-                tests for unit, tests in zip(units, groups, strict=True) if unit.index in chosen
-            ]
-            units = describe_units(groups, self.unit_phases())
+            chosen = tuple(unit.index for unit in shard_units(units, self._expected, k, n))
+            groups, units = select_units(groups, units, chosen)
+            self._selection = tuple(sorted(chosen))
             self.log(
                 f"Shard {k}/{n}: {len(units)} unit(s), {sum(len(u.tests) for u in units)} test(s)."
             )
@@ -502,6 +502,7 @@ class ConcurrentTestRunner(DiscoverRunner):
             runner_kwargs=_picklable(runner_kwargs),
             test_labels=self._test_labels,
             units_digest=units_digest(self._units),
+            selection=self._selection,
         )
 
     def pool_limits(self) -> PoolLimits:

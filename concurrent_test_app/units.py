@@ -9,6 +9,7 @@ Inside a unit, tests keep the order Django's ``build_suite`` gave them (``--shuf
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sys
 import unittest
@@ -122,6 +123,21 @@ def describe_units(
         )
         for index, tests in enumerate(groups)
     ]
+
+
+def select_units(
+    groups: list[list[unittest.TestCase]], units: list[WorkUnitSpec], indexes: Sequence[int]
+) -> tuple[list[list[unittest.TestCase]], list[WorkUnitSpec]]:
+    """Return the groups and units at ``indexes`` (a shard), numbered afresh from 0.
+
+    Keys stay those the whole suite gave them, so a shard's history and timings-file keys
+    are an unsharded run's: a module's second stretch stays ``module#2`` without its first.
+    """
+    chosen = sorted(indexes)
+    return (
+        [groups[index] for index in chosen],
+        [dataclasses.replace(units[index], index=new) for new, index in enumerate(chosen)],
+    )
 
 
 def units_digest(units: list[WorkUnitSpec]) -> str:

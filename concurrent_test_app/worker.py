@@ -33,7 +33,7 @@ from .results import (
     WorkerFailed,
     WorkerReady,
 )
-from .units import describe_units, group_units, units_digest
+from .units import describe_units, group_units, select_units, units_digest
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class WorkerSpec:
     test_labels: tuple[str, ...] = ()
     units_digest: str = ""
     dump_path: str = ""
+    selection: tuple[int, ...] | None = None  # a shard's units, by index in the whole suite
 
 
 class _QueryCounter:
@@ -221,7 +222,10 @@ def _rebuild_units(spec: WorkerSpec) -> list[list[unittest.TestCase]]:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     suite = runner.build_suite(list(spec.test_labels))
     groups = group_units(suite)
-    if units_digest(describe_units(groups)) != spec.units_digest:
+    units = describe_units(groups)
+    if spec.selection is not None:
+        groups, units = select_units(groups, units, spec.selection)
+    if units_digest(units) != spec.units_digest:
         raise RuntimeError(
             "The worker discovered a different suite than the parent; make test discovery "
             "deterministic or use --start-method fork."
