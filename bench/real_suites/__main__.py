@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from . import RESULTS_DIR, RealSuitesError, runs, table
@@ -22,8 +24,7 @@ from . import projects as proj
 
 logger = logging.getLogger(__name__)
 
-JSON_PATH = RESULTS_DIR / "real_suites.json"
-MD_PATH = RESULTS_DIR / "real_suites.md"
+RESULTS_NAME = "real_suites"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,6 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--runner", action="append", choices=runs.RUNNERS, help="Only these runners."
     )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS_DIR,
+        help="Where real_suites.md and .json go (default bench/results); run logs of another "
+        "folder go to <checkout>/.real_suites/logs-<its name>.",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,11 +65,13 @@ def _migration_files(project: proj.Project) -> int:
     return len(completed.stdout.split())
 
 
-def run_one(project: proj.Project, vendor: str, runners: list[str]) -> dict[str, Any]:
+def run_one(
+    project: proj.Project, vendor: str, runners: list[str], logs_name: str
+) -> dict[str, Any]:
     """Run ``project`` on ``vendor`` under ``runners`` and return its results entry."""
     project.write_wrapper(vendor)
     databases = runs.describe_databases(project, vendor)
-    logs = project.checkout / ".real_suites" / "logs"
+    logs = project.wrapper_dir / logs_name
     results: dict[str, runs.RunResult] = {}
     for runner in runners:
         # Each run starts as on a CI machine: the real databases absent from the server.
@@ -134,21 +144,28 @@ def main(argv: list[str] | None = None) -> int:
         runners = [r for r in runs.RUNNERS if not options.runner or r in options.runner]
         if options.skip_cold and "concurrent_cold" in runners:
             runners.remove("concurrent_cold")
-        results = table.load(JSON_PATH)
+        json_path = options.results_dir / f"{RESULTS_NAME}.json"
+        md_path = options.results_dir / f"{RESULTS_NAME}.md"
+        default_dir = options.results_dir.resolve() == RESULTS_DIR.resolve()
+        logs_name = "logs" if default_dir else f"logs-{options.results_dir.name}"
+        options.results_dir.mkdir(parents=True, exist_ok=True)
+        results = table.load(json_path)
         results["generated_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
         results["machine"] = f"{platform.system()} {platform.machine()}, 2 cores, Python 3.11"
         results["workers"] = runs.WORKERS
         results["command"] = "python -m bench.real_suites"
+        if os.environ.get(proj.APP_PATH_ENV):
+            results["concurrent_test_app_from"] = os.environ[proj.APP_PATH_ENV]
         for project in selected:
             for vendor in project.vendors:
                 if options.vendor and vendor not in options.vendor:
                     continue
-                table.merge(results, run_one(project, vendor, runners))
-                table.write(results, JSON_PATH, MD_PATH)
+                table.merge(results, run_one(project, vendor, runners, logs_name))
+                table.write(results, json_path, md_path)
     except RealSuitesError as exc:
         print(f"real_suites: {exc}", file=sys.stderr)
         return 2
-    print(f"Wrote {MD_PATH} and {JSON_PATH}")
+    print(f"Wrote {md_path} and {json_path}")
     return 0
 
 

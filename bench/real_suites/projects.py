@@ -31,6 +31,9 @@ SQLITE = {"ENGINE": "django.db.backends.sqlite3"}
 # Where ``prepare`` clones from: a format string of ``repo`` ("owner/name"), ``owner``, ``name``.
 GIT_SOURCE_ENV = "REAL_SUITES_GIT_SOURCE"
 DEFAULT_GIT_SOURCE = "https://github.com/{repo}.git"
+# A folder holding another concurrent_test_app (say an older revision, from git archive) to
+# import instead of the editable install: it goes first on PYTHONPATH.
+APP_PATH_ENV = "REAL_SUITES_APP_PATH"
 # concurrent_test itself, installed editable so that fixes to it take effect at once; tblib, as
 # Django's docs advise for --parallel (without it an error's traceback cannot be pickled back).
 SELF_INSTALL = ("-e", f"{REPO_ROOT}[postgres,mysql]", "Django>=5.2,<5.3", "tblib")
@@ -137,6 +140,8 @@ class Project:
         env.update(self.env)
         env.update(self.vendor_env.get(vendor, {}))
         paths = [str(self.wrapper_dir), str(Path(__file__).resolve().parent)]
+        if os.environ.get(APP_PATH_ENV):
+            paths.insert(0, os.environ[APP_PATH_ENV])
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["DJANGO_SETTINGS_MODULE"] = self.settings_module(vendor)
         env["PATH"] = f"{self.python.parent}{os.pathsep}{env.get('PATH', '')}"
