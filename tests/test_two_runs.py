@@ -123,9 +123,10 @@ def clones(project: Project) -> list[str]:
 
 
 def assert_serial_verdict(run: Background, tests: int) -> None:
+    returncode = run.finish()
     output = run.output()
-    assert run.finish() == 0, output
-    assert f"Ran {tests} tests" in output and "\nOK" in output, output
+    assert returncode == 0, output
+    assert f"Ran {tests} test{'s' if tests != 1 else ''}" in output and "\nOK" in output, output
 
 
 def on_files(project: Project) -> None:
@@ -138,7 +139,7 @@ def on_files(project: Project) -> None:
 
 
 def start_paused_run(
-    project: Project, tmp_path: Path, start: Callable[..., Background]
+    project: Project, tmp_path: Path, start: Callable[..., Background], *options: str
 ) -> tuple[Background, Path]:
     """Start a run that pauses in its first unit and clones again after it; return it and GO."""
     timings = tmp_path / "timings.json"
@@ -149,6 +150,7 @@ def start_paused_run(
         *MID_RUN,
         "--timings-file",
         str(timings),
+        *options,
         CROSSRUN_READY=str(ready),
         CROSSRUN_GO=str(go),
     )
@@ -164,14 +166,13 @@ def test_a_forced_rebuild_waits_for_a_run_that_clones_mid_run(
 
     build = background("build", "build_test_template", "--force", SLOW_MIGRATION="2")
     # It waits for the run, saying so (before the fix it dropped the template at once).
-    wait_for(
-        lambda: "Waiting for" in build.output() or template not in project.databases(), build
-    )
+    wait_for(lambda: "Waiting for" in build.output() or template not in project.databases(), build)
     go.touch()
 
     assert_serial_verdict(run, 2)
+    returncode = build.finish()
     output = build.output()
-    assert build.finish() == 0, output
+    assert returncode == 0, output
     assert f"pid {run.pid}" in output, output  # it named the run it waited for
     assert " built in " in output, output
     assert template in project.databases()
@@ -192,8 +193,9 @@ def test_prune_waits_for_a_run_of_an_older_fingerprint_that_clones_mid_run(
     go.touch()
 
     assert_serial_verdict(run, 2)
+    returncode = prune.finish()
     output = prune.output()
-    assert prune.finish() == 0, output
+    assert returncode == 0, output
     assert f"pid {run.pid}" in output, output
     assert f"dropped {old}" in output, output
     assert old not in project.databases()
