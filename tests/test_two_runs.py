@@ -5,7 +5,10 @@ on SQLite, PostgreSQL and MariaDB, in copies of the template fixture project.
   its suite waits for that run, which still clones (a fresh clone after a TransactionTestCase)
   from the template it started with and ends with its serial verdict;
 - two ``--keepdb`` runs at once both pass, and neither drops the other's clone;
-- the clones of a run killed with SIGKILL are dropped by the next run, or by ``--prune``.
+- the clones of a run killed with SIGKILL are dropped by the next run, or by ``--prune``;
+- a fresh clone in the middle of a run that must wait for another run's set-up waits, saying
+  so (PostgreSQL, whose clones sessions on the template block); one that cannot be made at all
+  turns the tests left into errors naming why, and every report is still written.
 
 Timing is made deterministic with a rendezvous (see ``shelf/crossrun.py``): the paused run
 waits for a file that the test creates once the other process reached the point under test.
@@ -26,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.projects import Project, naming_kind
+from tests.projects import Project, drop_server_database, naming_kind
 
 # A TransactionTestCase unit first (it pauses at the rendezvous and flushes its clone), then a
 # TestCase unit that needs the template's rows: the worker gets a fresh clone in between.
@@ -285,3 +288,61 @@ def test_the_clones_of_a_killed_run_are_dropped_by_the_next_run_or_prune(
     assert done.returncode == 0, done.stdout + done.stderr
     assert clones(project) == [], project.databases()
     assert left[0] in done.stdout + done.stderr, done.stdout + done.stderr  # it says so
+
+
+# -- a mid-run clone that must wait, or cannot be made ------------------------------------------
+
+
+@pytest.mark.parametrize("vendor", ["postgresql"], indirect=True)
+def test_a_mid_run_clone_waits_for_another_runs_set_up_saying_so(
+    project: Project, tmp_path: Path, background: Callable[..., Background]
+) -> None:
+    """Before the fix the clone gave up after 30 s and the run exited 2 with no report."""
+    run, go = start_paused_run(project, tmp_path, background)
+    checking, released = tmp_path / "checking", tmp_path / "released"
+    # Another run's parent stays connected to the template while its system checks run.
+    other = background(
+        "other",
+        "concurrent_test",
+        "shelf.crossrun.ReadsSeed",
+        "--workers",
+        "1",
+        "--noinput",
+        "--no-progress",
+        CROSSRUN_CHECK_READY=str(checking),
+        CROSSRUN_CHECK_GO=str(released),
+    )
+    wait_for(checking.exists, other, run)
+    go.touch()
+    wait_for(lambda: "waits for 1 other session(s) on the template" in run.output(), run, other)
+    released.touch()
+
+    assert_serial_verdict(run, 2)
+    assert_serial_verdict(other, 1)
+
+
+def test_a_mid_run_clone_that_cannot_be_made_errors_its_tests_and_writes_every_report(
+    project: Project, tmp_path: Path, background: Callable[..., Background]
+) -> None:
+    on_files(project)  # SQLite: the parent copies clone files (in memory, the worker loads)
+    template = project.build()["name"]
+    report = tmp_path / "report.json"
+    run, go = start_paused_run(project, tmp_path, background, "--json-report", str(report))
+    # Dropped behind the app's back, as at the server's console: no guard can stop that.
+    if project.vendor == "sqlite":
+        Path(project.location(template)).unlink()
+    else:
+        drop_server_database(project.vendor, template)
+    go.touch()
+
+    returncode = run.finish()
+    output = run.output()
+    assert returncode == 1, output
+    assert "Ran 2 tests" in output and "FAILED (errors=1)" in output, output
+    assert report.exists(), output
+    entries = {entry["id"]: entry for entry in json.loads(report.read_text())["tests"]}
+    assert entries["shelf.crossrun.FlushesThenWaits.test_write_then_wait"]["outcome"] == "passed"
+    failed = entries["shelf.crossrun.ReadsSeed.test_seed_row"]
+    assert failed["outcome"] == "error", failed
+    assert "could not get a fresh clone" in failed["message"], failed
+    assert clones(project) == [], project.databases()

@@ -3,7 +3,9 @@ works on the same server. Run by label (shelf.crossrun.<Class>); discovery does 
 
 At the rendezvous a test writes its process id to the file CROSSRUN_READY names, then waits
 until the file CROSSRUN_GO names exists. The pytest test creates that file once the other
-process has reached the point it wants to test, so no sleep races another.
+process has reached the point it wants to test, so no sleep races another. With
+CROSSRUN_CHECK_READY / CROSSRUN_CHECK_GO the system checks of a run pause the same way, while
+its parent is connected to the template (see :func:`pause_in_checks`).
 """
 
 import os
@@ -17,8 +19,8 @@ from shelf.models import Author, Book
 RENDEZVOUS_LIMIT = 120.0  # seconds; a test that never hears GO fails instead of hanging
 
 
-def rendezvous() -> None:
-    ready, go = os.environ.get("CROSSRUN_READY"), os.environ.get("CROSSRUN_GO")
+def rendezvous(ready_variable: str = "CROSSRUN_READY", go_variable: str = "CROSSRUN_GO") -> None:
+    ready, go = os.environ.get(ready_variable), os.environ.get(go_variable)
     if ready:
         Path(ready).write_text(str(os.getpid()))
     if not go:
@@ -55,3 +57,16 @@ class Flushes(TransactionTestCase):
     def test_write(self):
         Author.objects.create(name="Flushed at the end")
         self.assertEqual(Author.objects.filter(name="Flushed at the end").count(), 1)
+
+
+def pause_in_checks(app_configs, databases=None, **kwargs):
+    """Stay connected to the test databases while the checks run, until CROSSRUN_CHECK_GO
+    exists: a run's set-up that is slow to leave its template, as a heavy project check is."""
+    if not databases or not os.environ.get("CROSSRUN_CHECK_READY"):
+        return []
+    from django.db import connections
+
+    for alias in databases:
+        connections[alias].ensure_connection()
+    rendezvous("CROSSRUN_CHECK_READY", "CROSSRUN_CHECK_GO")
+    return []
