@@ -221,10 +221,15 @@ class WorkerDatabases:
             result = builder.ensure(force=force)
             force = False
             attempt = ExitStack()
-            hold = attempt.enter_context(
-                builder.cloner.hold(result.name, label=label, say=self.log)
-            )
-            if builder.status(verify_schema=False).current:
+            try:
+                hold = attempt.enter_context(
+                    builder.cloner.hold(result.name, label=label, say=self.log)
+                )
+                current = builder.status(verify_schema=False).current
+            except BaseException:
+                attempt.close()
+                raise
+            if current:
                 self._holds.push(attempt)
                 return result, hold
             attempt.close()
