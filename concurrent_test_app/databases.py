@@ -42,7 +42,13 @@ from .cloning.sqlite import SQLiteCloner, load_into_memory
 from .exceptions import CloneUnavailable, DatabaseSetupError
 from .owners import KEPT_KEY, Owner
 from .results import TemplateRecord
-from .template import TemplateBuilder, TemplateResult, migration_drift_warning, repoint
+from .template import (
+    Sweep,
+    TemplateBuilder,
+    TemplateResult,
+    migration_drift_warning,
+    repoint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +244,7 @@ class WorkerDatabases:
             "times while this run set up; let build_test_template finish, then retry."
         )
 
-    def _report_sweep(self, sweep: Any) -> None:
+    def _report_sweep(self, sweep: Sweep) -> None:
         for name, why in sweep.dropped:
             self.log(f"Dropped the clone {name}: {why}.")
         if self.verbosity >= 2:

@@ -38,7 +38,7 @@ from ..owners import Owner
 
 logger = logging.getLogger(__name__)
 
-# Each line of waiting said once per change, not once per poll.
+# Where a wait is told to the user: the command's output, the run's log (once per change).
 Say = Callable[[str], None]
 
 
