@@ -345,4 +345,5 @@ def test_a_mid_run_clone_that_cannot_be_made_errors_its_tests_and_writes_every_r
     failed = entries["shelf.crossrun.ReadsSeed.test_seed_row"]
     assert failed["outcome"] == "error", failed
     assert "could not get a fresh clone" in failed["message"], failed
+    assert f"The template {template!r} does not exist" in failed["message"], failed
     assert clones(project) == [], project.databases()

@@ -270,6 +270,12 @@ class DatabaseCloner:
             raise DatabaseSetupError(f"Cannot clone the database {source!r} onto itself.")
         started = time.perf_counter()
         with self.session():
+            if not self._exists(source):
+                raise DatabaseSetupError(
+                    f"The template {source!r} does not exist: it was dropped behind this "
+                    "app's back (by hand, or by a version that does not wait for runs); run "
+                    "again to build it."
+                )
             if self._exists(target):
                 self.drop(target)
             if self.clone_needs_idle_template:
@@ -445,7 +451,7 @@ class DatabaseCloner:
                         "process replaced or dropped it (build_test_template --force or "
                         "--prune); let it finish or stop it, then retry."
                     )
-                if not told:
+                if not told and waited >= self.say_after:  # not for another run's moment
                     (say or logger.info)(
                         f"Waiting for another process that is replacing or dropping the "
                         f"template {template} (build_test_template --force or --prune)."
