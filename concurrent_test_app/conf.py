@@ -33,6 +33,9 @@ DEFAULT_ADAPTIVE_TIMEOUT_FLOOR = 5.0
 DEFAULT_ADAPTIVE_TIMEOUT_MULTIPLE = 10.0
 # As pytest-xdist's --max-worker-restart default: four restarts per worker slot over the run.
 DEFAULT_RESTARTS_PER_WORKER = 4
+# How long build_test_template --force / --prune waits for the runs holding a template: long
+# enough for a run's set-up or a short suite to end, short enough that CI says who is in the way.
+DEFAULT_TEMPLATE_WAIT = 300.0
 
 # Every environment variable the app reads, and the property of ``app_settings`` that reads it.
 ENVIRONMENT_PROPERTIES = (
@@ -48,6 +51,7 @@ ENVIRONMENT_PROPERTIES = (
     ("DJANGO_TEST_ADAPTIVE_TIMEOUT_FLOOR", "adaptive_timeout_floor"),
     ("DJANGO_TEST_ADAPTIVE_TIMEOUT_MULTIPLE", "adaptive_timeout_multiple"),
     ("DJANGO_TEST_MAX_WORKER_RESTARTS", "max_worker_restarts"),
+    ("DJANGO_TEST_TEMPLATE_WAIT", "template_wait"),
 )
 # The settings the app reads, by the property that reads and checks each.
 SETTING_PROPERTIES = (
@@ -172,6 +176,16 @@ class _Settings:
         if configured is not None:
             return configured
         return DEFAULT_RESTARTS_PER_WORKER * max(1, workers)
+
+    @property
+    def template_wait(self) -> float:
+        """Return DJANGO_TEST_TEMPLATE_WAIT: how long a build waits for runs holding a template.
+
+        0 means not at all: a template that a run holds is an error at once.
+        """
+        return float(
+            self._env_number("DJANGO_TEST_TEMPLATE_WAIT", DEFAULT_TEMPLATE_WAIT, allow_zero=True)
+        )
 
     @property
     def memory_floor_mb(self) -> float:

@@ -8,13 +8,22 @@ with the plain settings the parent gave it. Every name comes from
 Set-up follows Django's ``setup_databases``: aliases that share one database (same test
 signature) get one template, ``TEST["MIRROR"]`` aliases point at their primary, and the
 contents of aliases that need it are serialized once every database is ready.
+
+Other runs on the same server are never broken: the run holds each template for its whole
+life (:meth:`~.cloning.base.DatabaseCloner.hold`), so a build replaces or drops it only once
+the run is over; each clone records its owner (:mod:`.owners`), and set-up drops the clones of
+runs that are gone; a ``--keepdb`` clone is claimed while in use, and a run that finds one
+claimed makes clones of its own instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -28,9 +37,18 @@ from django.test.utils import (  # type: ignore[attr-defined]  # missing from th
 
 from . import naming
 from .cloning import DatabaseCloner
+from .cloning.base import TemplateHold
 from .cloning.sqlite import SQLiteCloner, load_into_memory
+from .exceptions import CloneUnavailable, DatabaseSetupError
+from .owners import KEPT_KEY, Owner
 from .results import TemplateRecord
-from .template import TemplateBuilder, migration_drift_warning, repoint
+from .template import (
+    Sweep,
+    TemplateBuilder,
+    TemplateResult,
+    migration_drift_warning,
+    repoint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +59,10 @@ EXTRA = "_concurrent_test"
 
 # Connections that keep each worker's in-memory SQLite databases alive.
 _MEMORY_KEEPERS: list[Any] = []
+
+# How often set-up makes a template ready again when a build replaced or dropped it between
+# "it is current" and the run's hold on it (each time, that build had to finish first).
+HOLD_ATTEMPTS = 3
 
 
 @dataclass
@@ -54,6 +76,7 @@ class _Database:
     fingerprint: str
     in_memory: bool = False
     clones: dict[int, str] = field(default_factory=dict)
+    hold: TemplateHold | None = None
 
 
 class WorkerDatabases:
@@ -77,7 +100,8 @@ class WorkerDatabases:
         self.debug_sql = debug_sql
         self.time_keeper = time_keeper or NullTimeKeeper()
         self.rebuild_template = rebuild_template
-        self.run_token = naming.KEEPDB_TOKEN if keepdb else naming.new_run_token()
+        # Kept clones carry the fixed token naming.KEEPDB_TOKEN; everything else this one.
+        self.run_token = naming.new_run_token()
         self.templates: list[TemplateRecord] = []
         self.clone_seconds: list[float] = []
         self._databases: list[_Database] = []
@@ -85,8 +109,15 @@ class WorkerDatabases:
         self._old_names: dict[str, Any] = {}
         self._prepared: set[int] = set()
         self._flushed: set[int] = set()
-        # Shared claims on the templates the parent's connections point at (see setup()).
+        # Claims on the sessions the parent opens on its templates during set-up (guard()).
         self._guards = ExitStack()
+        # The run's hold on each template, and the kept clones it claims: released last.
+        self._holds = ExitStack()
+        self._owner = Owner.current()
+        # Set by bind_run(): how long clones may wait, and where waiting is said.
+        self._deadline: float | None = None
+        self._say: Callable[[str], None] = self.log
+        self._running = False
 
     def log(self, message: str) -> None:
         """Write ``message`` to stderr, as Django's test database creation does."""
@@ -95,8 +126,22 @@ class WorkerDatabases:
 
     # -- set-up ------------------------------------------------------------------------------
 
+    def bind_run(self, *, deadline: float | None, say: Callable[[str], None]) -> None:
+        """Let clones wait for other runs until ``deadline`` (the run's global limit, a
+        ``time.monotonic()`` value; None: no limit), saying so through ``say``."""
+        self._deadline = deadline
+        self._say = say
+
     def setup(self) -> None:
         """Make every alias's template ready and point the parent's connections at it."""
+        try:
+            self._setup()
+        except BaseException:
+            self._guards.close()
+            self._holds.close()
+            raise
+
+    def _setup(self) -> None:
         test_databases, mirrored = get_unique_databases_and_mirrors(set(self.aliases))
         serialize: list[str] = []
         warned = False
@@ -106,7 +151,7 @@ class WorkerDatabases:
                 self._old_names.setdefault(alias, connections[alias].settings_dict["NAME"])
             builder = TemplateBuilder(owner, verbosity=self.verbosity, log=self.log)
             with self.time_keeper.timed(f"  Creating '{owner}'"):
-                result = builder.ensure(force=self.rebuild_template)
+                result, hold = self._held_template(builder)
             if not result.reused and not warned:
                 # Checked when a template is built (and by build_test_template), not on every
                 # warm run: the check costs about as much as the rest of a warm set-up.
@@ -138,10 +183,9 @@ class WorkerDatabases:
                 template=result.name,
                 fingerprint=result.fingerprint,
                 in_memory=isinstance(cloner, SQLiteCloner) and cloner.is_in_memory(),
+                hold=hold,
             )
             self._databases.append(database)
-            if self.keepdb:
-                self._drop_stale_kept_clones(builder, database)
             # The parent connects to the template (checks, serialization) until the first
             # clone: claim it, so another run's clone waits for it instead of ending it.
             self._guards.enter_context(cloner.guard(result.name))
@@ -168,16 +212,44 @@ class WorkerDatabases:
                 return database.owner
         return self._mirrors.get(alias, alias)
 
-    def _drop_stale_kept_clones(self, builder: TemplateBuilder, database: _Database) -> None:
-        """Drop this project's kept clones of other fingerprints (they can never be reused)."""
-        for name in database.cloner.list_names(builder.prefix):
-            parsed = naming.assert_derived(name)
-            if (
-                parsed.kind == naming.CLONE
-                and parsed.token == naming.KEEPDB_TOKEN
-                and parsed.fingerprint != database.fingerprint
-            ):
-                database.cloner.drop(name, force=False)
+    def _held_template(self, builder: TemplateBuilder) -> tuple[TemplateResult, TemplateHold]:
+        """Build or reuse the template, and hold it until teardown (see DatabaseCloner.hold).
+
+        The clones that no live run owns are dropped first (before this run holds anything,
+        see TemplateBuilder.sweep_clones). A build or prune that replaced or dropped the
+        template between "it is current" and the hold is waited for; then it is made ready
+        again.
+        """
+        self._report_sweep(builder.sweep_clones(stale_kept=self.keepdb))
+        force = self.rebuild_template
+        label = f"concurrent_test run {self._owner.describe()}"
+        for _attempt in range(HOLD_ATTEMPTS):
+            result = builder.ensure(force=force)
+            force = False
+            attempt = ExitStack()
+            try:
+                hold = attempt.enter_context(
+                    builder.cloner.hold(result.name, label=label, say=self.log)
+                )
+                current = builder.status(verify_schema=False).current
+            except BaseException:
+                attempt.close()
+                raise
+            if current:
+                self._holds.push(attempt)
+                return result, hold
+            attempt.close()
+        raise DatabaseSetupError(
+            f"The template of alias {builder.alias!r} was replaced or dropped {HOLD_ATTEMPTS} "
+            "times while this run set up; let build_test_template finish, then retry."
+        )
+
+    def _report_sweep(self, sweep: Sweep) -> None:
+        for name, why in sweep.dropped:
+            self.log(f"Dropped the clone {name}: {why}.")
+        if self.verbosity >= 2:
+            for name, why in sweep.left:
+                self.log(f"Left the clone {name}: {why}.")
 
     # -- worker slots ------------------------------------------------------------------------
 
@@ -185,7 +257,9 @@ class WorkerDatabases:
         """(Re)create the clones of worker ``slot`` and return what the worker connects with.
 
         The first call for a slot under ``--keepdb`` reuses a kept clone whose fingerprint
-        matches; any later call (a replaced worker) always makes a fresh clone.
+        matches, unless another run has claimed it; any later call (a replaced worker) always
+        makes a fresh clone. Once workers run, a clone that cannot be made raises
+        CloneUnavailable: the run goes on without that worker.
         """
         return self.prepare_slots([slot])[slot]
 
@@ -193,6 +267,23 @@ class WorkerDatabases:
         """Prepare several slots at once, cloning concurrently where the vendor allows it."""
         connections.close_all()
         self._guards.close()
+        mid_run, self._running = self._running, True
+        try:
+            return self._prepare_slots(slots)
+        except Exception as exc:
+            if not mid_run:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CloneUnavailable(
+                f"Worker {', '.join(map(str, slots))} could not get a fresh clone "
+                f"({type(exc).__name__}: {first})"
+            ) from exc
+
+    def _prepare_slots(self, slots: list[int]) -> dict[int, WorkerSettings]:
+        for database in self._databases:  # one at a time: claims share the hold's session
+            for slot in slots:
+                if not database.in_memory and slot not in database.clones:
+                    database.clones[slot] = self._clone_name(database, slot)
         jobs = [(database, slot) for slot in slots for database in self._databases]
         concurrent = len(jobs) > 1 and all(d.cloner.can_clone_concurrently for d, _ in jobs)
         if concurrent:
@@ -206,18 +297,34 @@ class WorkerDatabases:
         connections.close_all()
         return {slot: self.worker_settings(slot) for slot in slots}
 
+    def _clone_name(self, database: _Database, slot: int) -> str:
+        """Return the name of slot's clone: the kept one if this run can claim it."""
+        if self.keepdb:
+            assert database.hold is not None
+            kept = naming.clone_name(database.template, slot, naming.KEEPDB_TOKEN)
+            if database.hold.claim(kept):
+                return kept
+            self._say(
+                f"The kept clone {kept} is in use by another run; worker {slot} gets a "
+                "clone of this run's own, dropped at the end."
+            )
+        return naming.clone_name(database.template, slot, self.run_token)
+
     def _prepare(self, database: _Database, slot: int) -> float:
         started = time.perf_counter()
         if database.in_memory:
             # The worker copies the template into its own in-memory database with the backup
             # API (connect_worker): always fresh, nothing on disk to drop.
             return time.perf_counter() - started
-        name = naming.clone_name(database.template, slot, self.run_token)
-        database.clones[slot] = name
-        if self.keepdb and slot not in self._prepared and self._reusable(database, name):
+        name = database.clones[slot]
+        if _kept(name) and slot not in self._prepared and self._reusable(database, name):
             logger.debug("Reusing the kept clone %s", name)
         else:
-            database.cloner.clone(database.template, name)
+            deadline = math.inf if self._deadline is None else self._deadline
+            database.cloner.clone(database.template, name, deadline=deadline, say=self._say)
+        assert database.hold is not None
+        owner = dataclasses.replace(self._owner, session=database.hold.session_id)
+        database.cloner.update_meta(name, {**owner.to_meta(), KEPT_KEY: "0"})
         # The pool forks right after: no connection opened in a thread may survive.
         connections.close_all()
         return time.perf_counter() - started
@@ -226,8 +333,11 @@ class WorkerDatabases:
         if not database.cloner.exists(name):
             return False
         meta = database.cloner.read_meta(name) or {}
-        return meta.get("complete") == "1" and meta.get("fingerprint", "")[:12] == (
-            database.fingerprint
+        # Only a clone its last run kept clean (not one a killed run left half-flushed).
+        return (
+            meta.get("complete") == "1"
+            and meta.get(KEPT_KEY) == "1"
+            and meta.get("fingerprint", "")[:12] == database.fingerprint
         )
 
     def worker_settings(self, slot: int) -> WorkerSettings:
@@ -279,20 +389,28 @@ class WorkerDatabases:
         self._flushed.add(slot)
 
     def drop_slot(self, slot: int) -> None:
-        """Drop the clones of worker ``slot`` (kept with --keepdb unless flushed)."""
-        if self.keepdb and slot not in self._flushed:
-            return
+        """Drop the clones of worker ``slot``; with --keepdb keep its kept clones unless flushed."""
+        kept = False
         for database in self._databases:
-            name = database.clones.pop(slot, None)
-            if name is not None:
-                database.cloner.drop(name)
-        self._prepared.discard(slot)
-        self._flushed.discard(slot)
+            name = database.clones.get(slot)
+            if name is None:
+                continue
+            if self.keepdb and slot not in self._flushed and _kept(name):
+                # Clean: the next --keepdb run may reuse it (see _reusable()).
+                database.cloner.update_meta(name, {KEPT_KEY: "1"})
+                kept = True
+                continue
+            del database.clones[slot]
+            database.cloner.drop(name)
+        if not kept:
+            self._prepared.discard(slot)
+            self._flushed.discard(slot)
 
     def teardown(self) -> None:
         """Drop every clone unless --keepdb, then give every alias its real database name back.
 
-        Templates always stay: the next run reuses them.
+        Templates always stay: the next run reuses them. The run's holds on them (and its
+        claims on kept clones) end last, once its clones are gone or marked kept.
         """
         errors: list[BaseException] = []
         connections.close_all()
@@ -303,11 +421,22 @@ class WorkerDatabases:
             except Exception as exc:  # a teardown error must not hide the others
                 logger.warning("Could not drop the clones of worker %s: %s", slot, exc)
                 errors.append(exc)
+        try:
+            self._holds.close()
+        except Exception as exc:  # the server may be gone already; so are the holds then
+            logger.warning("Could not release the templates: %s", exc)
+            errors.append(exc)
         for alias, old_name in self._old_names.items():
             repoint(connections[alias], old_name)
         self._old_names.clear()
         if errors:
             raise errors[0]
+
+
+def _kept(name: str) -> bool:
+    """Return whether the clone ``name`` has the fixed name a --keepdb run keeps."""
+    parsed = naming.parse(name)
+    return parsed is not None and parsed.token == naming.KEEPDB_TOKEN
 
 
 def connect_worker(slot: int, worker_settings: WorkerSettings, restore: bool) -> None:

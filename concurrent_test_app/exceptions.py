@@ -32,6 +32,18 @@ class TemplateBuildError(DatabaseSetupError):
     """A template's build finished without the schema that its migrations promise."""
 
 
+class TemplateInUseError(DatabaseSetupError):
+    """Runs still held a template that a build was to replace or drop, past the wait limit."""
+
+
+class CloneUnavailable(ConcurrentTestError):
+    """A worker's fresh clone could not be made in the middle of a run.
+
+    Not a configuration error: the run goes on without that worker, and the tests that no
+    worker is left to run become errors naming why (see ``WorkerPool._lose_slot``).
+    """
+
+
 class UnsafeDatabaseName(ConcurrentTestError):
     """The app was asked to create, clone or drop a database whose name it did not derive."""
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .databases import WorkerDatabases
+from .exceptions import CloneUnavailable
 from .results import (
     CaseCalls,
     CaseStarted,
@@ -414,7 +415,7 @@ class WorkerPool:
         logger.debug("Worker %s gets a fresh clone for the TestCase units left", worker.slot)
         self.records[worker.slot].refreshes += 1
         self._retire(worker, graceful=True)
-        self._start(worker.slot, self.databases.prepare_slot(worker.slot))
+        self._start_on_fresh_clone(worker.slot)
 
     def _retire(self, worker: _Worker, *, graceful: bool) -> None:
         if graceful:
@@ -560,8 +561,37 @@ class WorkerPool:
         self.restarts += 1
         (record or self.records[worker.slot]).restarts += 1
         self._say(f"[CONCURRENT] Replacing worker {worker.slot}: {cause.splitlines()[0]}")
-        settings = self.databases.prepare_slot(worker.slot)
-        self._start(worker.slot, settings)
+        self._start_on_fresh_clone(worker.slot)
+
+    # -- a slot whose fresh clone cannot be made (another run in the way) ------------------
+
+    def _start_on_fresh_clone(self, slot: int) -> None:
+        """Start a worker in ``slot`` on a fresh clone; without one, go on without the slot."""
+        try:
+            settings = self.databases.prepare_slot(slot)
+        except CloneUnavailable as exc:
+            self._lose_slot(slot, str(exc))
+            return
+        self._start(slot, settings)
+
+    def _lose_slot(self, slot: int, reason: str) -> None:
+        """Go on without ``slot``; with no worker left, each queued test is an error naming why."""
+        self._say(f"[CONCURRENT] Worker {slot} is not started again: {reason}")
+        if self.workers:
+            return
+        error = f"Not run: {reason}, and no other worker was left to run this test."
+        for item in self.scheduler.drain():
+            unit = self.units[item.unit]
+            for test in item.tests:
+                calls = (
+                    ResultCall("startTest", test),
+                    ResultCall("addError", test, error=error),
+                    ResultCall("stopTest", test),
+                )
+                replay(self.result, unit, calls)
+                self.ledger.add(slot, unit, calls)
+                if self.on_case is not None:
+                    self.on_case("error")
 
     def _say(self, message: str) -> None:
         """Tell the user (through the runner's log or the progress display) and the log."""

@@ -548,6 +548,10 @@ class ConcurrentTestRunner(DiscoverRunner):
         scheduler = self.schedulers[self.scheduler_name](self._units, self._expected)
         self._ledger = Ledger(self._units)
         progress = self.make_progress(result)
+        limits = self.pool_limits()
+        log = progress.log if progress is not None else self.log
+        # A clone that waits for another run waits within the run's own limit, saying so.
+        self._databases.bind_run(deadline=limits.global_deadline, say=log)
         pool = self.worker_pool_class(
             units=self._units,
             groups=self._groups,
@@ -555,11 +559,11 @@ class ConcurrentTestRunner(DiscoverRunner):
             databases=self._databases,
             workers=self.workers,
             spec_template=self.worker_spec(),
-            limits=self.pool_limits(),
+            limits=limits,
             result=result,
             ledger=self._ledger,
             on_case=progress.advance if progress is not None else None,
-            log=progress.log if progress is not None else self.log,
+            log=log,
         )
         try:
             self._pool_outcome = pool.run()

@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
@@ -39,7 +39,9 @@ from django.test.utils import get_unique_databases_and_mirrors, override_setting
 from . import fingerprint as fingerprints
 from . import naming
 from .cloning import DatabaseCloner, cloner_for
-from .exceptions import ConfigurationError, TemplateBuildError
+from .conf import app_settings
+from .exceptions import ConfigurationError, DatabaseUnreachableError, TemplateBuildError
+from .owners import KEPT_KEY, Owner
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,23 @@ class TemplateResult:
     base: str | None = None  # the template an incremental build started from
     schema: str = ""  # the schema fingerprint stored with the template
     reason: str = ""  # why it was built: the status it had
+
+
+@dataclass
+class Sweep:
+    """What :meth:`TemplateBuilder.sweep_clones` did: (name, why) of each clone it dropped,
+    and of each it left because its owner cannot be checked from here."""
+
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    left: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Pruned:
+    """What :meth:`TemplateBuilder.prune` dropped, and the clones it only listed (name, why)."""
+
+    dropped: list[str] = field(default_factory=list)
+    left: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -188,11 +207,6 @@ class TemplateBuilder:
         name, building = self.name, self.building
         if self.cloner.drop(building):
             self.log(f"Dropped the half-built template {building} left by an earlier build.")
-        if self.cloner.exists(name):
-            # Runs connected to it hold its guard; wait for them rather than end their sessions.
-            with self.cloner.lock(name):
-                self.cloner.drop(name)
-            logger.info("Dropped the incomplete or replaced template %s", name)
         base = None if force else self._incremental_base()
         if base is not None:
             self.cloner.clone(base, building)
@@ -205,27 +219,33 @@ class TemplateBuilder:
         try:
             self._migrate(building)
             self._check_tables(building)
+            applied = self.cloner.applied_migrations(building) - before
+            meta = {
+                "fingerprint": fingerprint.digest,
+                "environment": fingerprint.environment,
+                "migrations": json.dumps(fingerprint.migrations, sort_keys=True),
+                "schema": self.cloner.schema_fingerprint(building),
+                "built_at": f"{time.time():.6f}",
+                "mode": mode,
+                "applied": str(applied),
+                "base": base or "",
+                "complete": "0",
+            }
+            self.cloner.write_meta(building, meta)
+            # Runs that hold the template it replaces go on cloning that one until they end;
+            # from now on new runs wait for this one instead.
+            with self.cloner.replacing(name, timeout=app_settings.template_wait, say=self.log):
+                if self.cloner.exists(name):
+                    self.cloner.drop(name)
+                    logger.info("Dropped the incomplete or replaced template %s", name)
+                self.cloner.publish(building, name)
+                # Marked complete only once it carries its final name: a crash before this line
+                # leaves a template that the next build drops and rebuilds.
+                self.cloner.mark_complete(name)
         except Exception:
             # Nothing worth keeping: the error says what failed, and a retry starts afresh.
             self.cloner.drop(building)
             raise
-        applied = self.cloner.applied_migrations(building) - before
-        meta = {
-            "fingerprint": fingerprint.digest,
-            "environment": fingerprint.environment,
-            "migrations": json.dumps(fingerprint.migrations, sort_keys=True),
-            "schema": self.cloner.schema_fingerprint(building),
-            "built_at": f"{time.time():.6f}",
-            "mode": mode,
-            "applied": str(applied),
-            "base": base or "",
-            "complete": "0",
-        }
-        self.cloner.write_meta(building, meta)
-        self.cloner.publish(building, name)
-        # Marked complete only once it carries its final name: a crash before this line
-        # leaves a template that the next build drops and rebuilds.
-        self.cloner.mark_complete(name)
         logger.info("Built template %s (%s, %d migrations applied)", name, mode, applied)
         return TemplateResult(
             self.alias, name, fingerprint.short, False, 0.0, mode, applied, base, meta["schema"]
@@ -314,16 +334,19 @@ class TemplateBuilder:
             run_syncdb=True,
         )
 
-    # -- prune ---------------------------------------------------------------------------
+    # -- prune and sweep ---------------------------------------------------------------------
 
-    def prune(self, keep: int) -> list[str]:
-        """Drop this project's other templates (all but the newest ``keep``) and their clones.
+    def prune(self, keep: int) -> Pruned:
+        """Drop this project's other templates (all but the newest ``keep``) and stray clones.
 
-        The current template and every clone of it are left alone, and so is any database a
-        session is connected to.
+        The current template is left alone. A template that runs hold is dropped once they have
+        ended, waiting DJANGO_TEST_TEMPLATE_WAIT at most in all (see
+        :meth:`DatabaseCloner.replacing`). Clones go as :meth:`sweep_clones` says, kept clones
+        of other fingerprints too.
         """
         current = self.name
-        dropped: list[str] = []
+        pruned = Pruned()
+        deadline = time.monotonic() + app_settings.template_wait
         with self.cloner.lock(self.prefix):
             others: list[tuple[float, str]] = []
             for name in self.cloner.list_names(self.prefix):
@@ -331,13 +354,8 @@ class TemplateBuilder:
                 if parsed.kind == naming.BUILDING:
                     # Builds run only under this lock, which is held: this one was abandoned.
                     if self.cloner.drop(name, force=False):
-                        dropped.append(name)
-                elif parsed.kind == naming.CLONE:
-                    if parsed.fingerprint != self.fingerprint.short and self.cloner.drop(
-                        name, force=False
-                    ):
-                        dropped.append(name)
-                elif name != current:
+                        pruned.dropped.append(name)
+                elif parsed.kind == naming.TEMPLATE and name != current:
                     meta = self.cloner.read_meta(name) or {}
                     try:
                         built_at = float(meta.get("built_at", "0"))
@@ -346,9 +364,73 @@ class TemplateBuilder:
                     others.append((built_at, name))
             others.sort(reverse=True)
             for _, name in others[keep:]:
-                if self.cloner.drop(name, force=False):
-                    dropped.append(name)
-        return sorted(dropped)
+                wait = max(0.0, deadline - time.monotonic())
+                with self.cloner.replacing(name, timeout=wait, say=self.log):
+                    self.cloner.drop(name)
+                pruned.dropped.append(name)
+            # After the templates: a clone whose template is gone is nobody's to make any more.
+            sweep = self.sweep_clones(stale_kept=True)
+        pruned.dropped = sorted(pruned.dropped + [name for name, _ in sweep.dropped])
+        pruned.left = sweep.left
+        return pruned
+
+    def sweep_clones(self, *, stale_kept: bool) -> Sweep:
+        """Drop this project's clones that no live run owns; list those it cannot judge.
+
+        Each clone records its owner (:mod:`concurrent_test_app.owners`):
+
+        - an owner on this host that is gone: the clone is dropped;
+        - an owner on another host: the clone is only listed, since that run cannot be seen;
+        - no owner (a clone being made right now, one cut short, or one an older version
+          made): dropped when no run holds its template, since only a run holding a template
+          makes clones of it;
+        - a clone kept clean by ``--keepdb``: left for the next --keepdb run while its
+          fingerprint is current, or with ``stale_kept`` False.
+
+        A kept clone's name is dropped only under its claim, so that a --keepdb run about to
+        reuse it never loses it; a clone whose name was not derived is never touched.
+        """
+        sweep = Sweep()
+        held: dict[str, bool] = {}
+        for name in self.cloner.list_names(self.prefix):
+            parsed = naming.assert_derived(name)
+            if parsed.kind != naming.CLONE:
+                continue
+            try:
+                meta = self.cloner.read_meta(name) or {}
+            except DatabaseUnreachableError as exc:
+                logger.info("Leaving the clone %s: %s", name, exc)
+                continue
+            owner = Owner.from_meta(meta)
+            if owner is None:
+                template = naming.template_name(self.prefix, parsed.fingerprint)
+                if template not in held:
+                    held[template] = bool(self.cloner.holders(template))
+                if held[template]:
+                    continue  # its run may be making it at this moment
+                why = "it records no owner, and no run holds its template"
+            elif meta.get(KEPT_KEY) == "1":
+                if not stale_kept or parsed.fingerprint == self.fingerprint.short:
+                    continue
+                why = "it was kept by --keepdb for a template of another fingerprint"
+            elif not owner.local:
+                sweep.left.append(
+                    (name, f"owned by {owner.describe()}, whose processes this host cannot see")
+                )
+                continue
+            elif owner.alive():
+                continue
+            else:
+                why = f"the run that made it ({owner.describe()}) is no longer running"
+            if self._drop_clone(name, claimed=parsed.token == naming.KEEPDB_TOKEN):
+                sweep.dropped.append((name, why))
+        return sweep
+
+    def _drop_clone(self, name: str, *, claimed: bool) -> bool:
+        if not claimed:
+            return self.cloner.drop(name)
+        with self.cloner.claimed(name) as free:
+            return free and self.cloner.drop(name)
 
 
 def repoint(connection: Any, name: str | None) -> None:

@@ -87,6 +87,19 @@ def drop_server_databases(vendor: str, prefix: str) -> None:
         connection.close()  # type: ignore[attr-defined]
 
 
+def drop_server_database(vendor: str, name: str) -> None:
+    """Drop one database as a person at the server's console would, sessions or not."""
+    connection = _server_connection(vendor)
+    try:
+        cursor = connection.cursor()  # type: ignore[attr-defined]
+        if vendor == "postgresql":
+            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        else:
+            cursor.execute(f"DROP DATABASE `{name}`")
+    finally:
+        connection.close()  # type: ignore[attr-defined]
+
+
 def execute_in(vendor: str, name: str, sql: str) -> None:
     """Run ``sql`` inside the database ``name`` (SQLite: a file path)."""
     if vendor == "sqlite":

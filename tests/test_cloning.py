@@ -20,7 +20,11 @@ from django.db.utils import ConnectionHandler
 
 from concurrent_test_app import naming
 from concurrent_test_app.cloning import DatabaseCloner, cloner_for
-from concurrent_test_app.exceptions import DatabaseSetupError, UnsafeDatabaseName
+from concurrent_test_app.exceptions import (
+    DatabaseSetupError,
+    TemplateInUseError,
+    UnsafeDatabaseName,
+)
 
 FP = "c0ffee" * 10 + "abcd"
 TEMPLATE_PROJECT = Path(__file__).resolve().parent / "fixture_suites" / "template_project"
@@ -188,6 +192,62 @@ def test_a_waiting_lock_is_granted_when_released(setup: Setup) -> None:
     assert order == ["first released", "second acquired"]
 
 
+def test_runs_share_a_template_and_a_replacement_waits_for_every_one(setup: Setup) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    said: list[str] = []
+    with setup.cloner.hold(template, label="run one"), setup.cloner.hold(template, label="two"):
+        assert len(setup.cloner.holders(template)) == 2
+        with (
+            pytest.raises(TemplateInUseError, match="still held after .* by 2 run"),
+            setup.cloner.replacing(template, timeout=0.3, say=said.append),
+        ):
+            pass
+        assert len(said) == 1 and "Waiting for 2 run(s) holding the template" in said[0], said
+        if setup.vendor != "mysql":  # MariaDB names a holder by its clones (none here)
+            assert "run one" in said[0] and "two" in said[0], said
+    assert setup.cloner.holders(template) == []
+    with setup.cloner.replacing(template, timeout=0):  # nobody holds it: no wait at all
+        setup.cloner.drop(template)
+
+
+def test_a_waiting_replacement_goes_before_new_holds(setup: Setup) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    order: list[str] = []
+    replacing = threading.Event()
+
+    def replace() -> None:
+        with setup.cloner.replacing(template, timeout=30, say=lambda _: replacing.set()):
+            order.append("replaced")
+
+    with setup.cloner.hold(template):
+        thread = threading.Thread(target=replace)
+        thread.start()
+        assert replacing.wait(10)
+        # A new run may not start holding it now, or a busy template would never be replaced.
+        with (
+            pytest.raises(DatabaseSetupError, match="replaced or dropped it"),
+            setup.cloner.hold(template, timeout=0.3),
+        ):
+            pass
+        order.append("released")
+    thread.join(10)
+    with setup.cloner.hold(template):
+        order.append("held again")
+    assert order == ["released", "replaced", "held again"]
+
+
+def test_a_kept_clone_is_claimed_by_one_run_at_a_time(setup: Setup) -> None:
+    template = setup.publish(*PARENT_CHILD)
+    kept = naming.clone_name(template, 1, naming.KEEPDB_TOKEN)
+    with setup.cloner.hold(template) as first:
+        with setup.cloner.hold(template) as second:
+            assert first.claim(kept)
+            assert not second.claim(kept)
+            assert not setup.cloner.try_lock(kept)  # a sweep leaves it alone too
+        assert not setup.cloner.try_lock(kept)
+    assert setup.cloner.try_lock(kept)  # the claim ended with its hold
+
+
 def test_drop_without_force_leaves_a_database_in_use(setup: Setup) -> None:
     if not setup.cloner.can_terminate_sessions:
         pytest.skip("SQLite has no sessions to see")
@@ -226,17 +286,13 @@ def test_postgresql_clone_waits_out_a_short_session_on_the_template(setup: Setup
 
 
 @pytest.mark.parametrize("vendor", ["postgresql"], indirect=True)
-def test_postgresql_clone_ends_a_stray_session_unless_a_build_holds_the_lock(setup: Setup) -> None:
+def test_postgresql_clone_ends_a_stray_session_after_a_grace(setup: Setup) -> None:
     template = setup.publish(*PARENT_CHILD)
-    setup.cloner.stray_session_grace = 0.1  # type: ignore[attr-defined]
-    setup.cloner.clone_wait_limit = 0.5  # type: ignore[attr-defined]
+    setup.cloner.stray_session_grace = 0.1  # type: ignore[misc]
     clone = naming.clone_name(template, 1, "abc123")
-    stray = setup.cloner._wrapper(template)
+    stray = setup.cloner._wrapper(template)  # a shell, or a crashed run's session
     stray.ensure_connection()
-    with setup.cloner.lock(template), pytest.raises(DatabaseSetupError, match="stayed in use"):
-        setup.cloner.clone(template, clone)  # a rebuild holds its lock: sessions are left alone
-    assert setup.cloner.in_use(template)
-    setup.cloner.clone(template, clone)  # no lock held: the stray session is ended
+    setup.cloner.clone(template, clone)
     assert setup.cloner.exists(clone) and not setup.cloner.in_use(template)
 
 
@@ -245,18 +301,26 @@ def test_postgresql_never_ends_the_session_of_a_run_that_claims_the_template(
     setup: Setup,
 ) -> None:
     template = setup.publish(*PARENT_CHILD)
-    setup.cloner.stray_session_grace = 0.1  # type: ignore[attr-defined]
-    setup.cloner.clone_wait_limit = 0.5  # type: ignore[attr-defined]
+    setup.cloner.stray_session_grace = 0.1  # type: ignore[misc]
+    setup.cloner.say_after = 0.1  # type: ignore[misc]
     parent = setup.cloner._wrapper(template)  # another run's parent, running its checks
     parent.ensure_connection()
+    said: list[str] = []
     try:
         with setup.cloner.guard(template):
-            assert not setup.cloner.try_lock(template)  # a rebuild waits for the claim
-            assert setup.cloner.try_lock(setup.prefix)  # other builds of the project do not
+            assert setup.cloner.try_lock(setup.prefix)  # builds of the project do not wait
             with pytest.raises(DatabaseSetupError, match="stayed in use"):
-                setup.cloner.clone(template, naming.clone_name(template, 1, "abc123"))
+                setup.cloner.clone(
+                    template,
+                    naming.clone_name(template, 1, "abc123"),
+                    deadline=time.monotonic() + 0.6,
+                    say=said.append,
+                )
             assert setup.cloner.in_use(template)
-        assert setup.cloner.try_lock(template)
+        # Said once, naming the session it waits for.
+        assert len(said) == 1 and "waits for 1 other session(s)" in said[0], said
+        pid = parent.connection.info.backend_pid
+        assert f"server session {pid}" in said[0], said
     finally:
         parent.close()
 

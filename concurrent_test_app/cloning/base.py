@@ -11,7 +11,13 @@ The template's bookkeeping lives in a small table inside the template itself
 the build, the hash of every migration file it was built from, when it was built, and whether
 the build completed. Clones copy the table, so a clone kept with ``--keepdb`` can prove which
 fingerprint it was cloned from. The table is no model's, so Django's flush and serialization
-never see it.
+never see it. A clone's table also records its owner (see :mod:`concurrent_test_app.owners`).
+
+Runs and builds share templates through three kinds of claim, each a vendor mechanism behind
+one policy here: :meth:`DatabaseCloner.hold` (shared, for a run's whole life: the template is
+never replaced or dropped under it), :meth:`DatabaseCloner.replacing` (exclusive, for a build
+about to replace or drop it: it waits for the holders, by name, and new holders wait for it)
+and :meth:`DatabaseCloner.lock` (exclusive, one build of a project's alias at a time).
 """
 
 from __future__ import annotations
@@ -19,17 +25,42 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from django.db.backends.base.base import NO_DB_ALIAS
 
 from .. import naming
-from ..exceptions import DatabaseSetupError, DatabaseUnreachableError
+from ..exceptions import DatabaseSetupError, DatabaseUnreachableError, TemplateInUseError
 from ..fingerprint import schema_fingerprint
+from ..owners import Owner
 
 logger = logging.getLogger(__name__)
+
+# Where a wait is told to the user: the command's output, the run's log (once per change).
+Say = Callable[[str], None]
+
+
+class TemplateBusy(Exception):
+    """A vendor's clone found its template in use after all (raised by ``_clone`` hooks)."""
+
+
+class TemplateHold:
+    """A run's shared claim on one template, and on the kept clones it takes (see
+    :meth:`DatabaseCloner.hold`). Everything it claims is released with it."""
+
+    def __init__(self, cloner: DatabaseCloner, session: Any, template: str) -> None:
+        self.cloner = cloner
+        self.template = template
+        self._session = session
+        # Recorded in the run's clones, so a builder waiting for this hold can name the run.
+        self.session_id: str = cloner._session_id(session)
+
+    def claim(self, name: str) -> bool:
+        """Claim the clone ``name`` until the hold ends; return False if another run has it."""
+        naming.assert_derived(name, kind=naming.CLONE)
+        return bool(self.cloner._try_lock(self._session, name))
 
 
 class DatabaseCloner:
@@ -42,6 +73,11 @@ class DatabaseCloner:
     can_clone_concurrently: ClassVar[bool] = True
     # Whether other sessions can block cloning or dropping, so they may need ending.
     can_terminate_sessions: ClassVar[bool] = False
+    # Whether a clone must wait until no other session is connected to its template.
+    clone_needs_idle_template: ClassVar[bool] = False
+    # Whether the server names the process behind a session that holds a template; if not,
+    # the holders' own clones are asked (their bookkeeping records the session they hold with).
+    can_name_holders: ClassVar[bool] = True
     # Column type of the bookkeeping table's values.
     meta_value_type: ClassVar[str] = "TEXT"
     meta_table: ClassVar[str] = "concurrent_test_template"
@@ -52,6 +88,13 @@ class DatabaseCloner:
     # How long to wait for another process's build of the same template.
     lock_timeout: ClassVar[float] = 1800.0
     lock_poll_interval: ClassVar[float] = 0.1
+    # A template in use is waited for with a short backoff; after the grace its sessions are
+    # ended unless a run claims them (see guard()); a clone given no deadline fails after the
+    # limit. Waits shorter than say_after (another run reading the bookkeeping) go unsaid.
+    clone_backoff: ClassVar[float] = 0.02
+    stray_session_grace: ClassVar[float] = 2.0
+    clone_wait_limit: ClassVar[float] = 30.0
+    say_after: ClassVar[float] = 1.0
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -137,8 +180,16 @@ class DatabaseCloner:
     def write_meta(self, name: str, meta: dict[str, str]) -> None:
         """Replace the bookkeeping of ``name`` with ``meta``, in one transaction."""
         naming.assert_derived(name)
+        self._write_rows(name, meta, replace_all=True)
+
+    def update_meta(self, name: str, values: dict[str, str]) -> None:
+        """Set ``values`` in the bookkeeping of ``name``, keeping its other rows."""
+        naming.assert_derived(name)
+        self._write_rows(name, values, replace_all=False)
+
+    def _write_rows(self, name: str, values: dict[str, str], *, replace_all: bool) -> None:
         table = self.connection.ops.quote_name(self.meta_table)
-        rows = sorted(meta.items())
+        rows = sorted(values.items())
         wrapper = self._wrapper(name)
         try:
             # One commit, not one per row: every commit waits for the disk.
@@ -148,11 +199,17 @@ class DatabaseCloner:
                     f"CREATE TABLE IF NOT EXISTS {table} "
                     f"(name VARCHAR(100) PRIMARY KEY, value {self.meta_value_type})"
                 )
-                cursor.execute(f"DELETE FROM {table}")
-                if rows:
-                    values = ", ".join(["(%s, %s)"] * len(rows))
+                if replace_all:
+                    cursor.execute(f"DELETE FROM {table}")
+                elif rows:
+                    keys = ", ".join(["%s"] * len(rows))
                     cursor.execute(
-                        f"INSERT INTO {table} (name, value) VALUES {values}",
+                        f"DELETE FROM {table} WHERE name IN ({keys})", [key for key, _ in rows]
+                    )
+                if rows:
+                    values_sql = ", ".join(["(%s, %s)"] * len(rows))
+                    cursor.execute(
+                        f"INSERT INTO {table} (name, value) VALUES {values_sql}",
                         [item for row in rows for item in row],
                     )
             wrapper.commit()
@@ -192,11 +249,20 @@ class DatabaseCloner:
         logger.debug("Creating %s", name)
         self._create(name)
 
-    def clone(self, source: str, target: str) -> float:
+    def clone(
+        self,
+        source: str,
+        target: str,
+        *,
+        deadline: float | None = None,
+        say: Say | None = None,
+    ) -> float:
         """Make ``target`` a copy of the template ``source``; return the seconds it took.
 
         ``target`` is dropped first if it exists. The source must be a published template,
-        so the real database can never be a clone source.
+        so the real database can never be a clone source. Where sessions on the template block
+        a clone, it waits for them until ``deadline`` (a ``time.monotonic()`` value; None:
+        :attr:`clone_wait_limit` from now), telling ``say`` whom it waits for.
         """
         naming.assert_derived(source, kind=naming.TEMPLATE)
         naming.assert_derived(target)
@@ -204,12 +270,63 @@ class DatabaseCloner:
             raise DatabaseSetupError(f"Cannot clone the database {source!r} onto itself.")
         started = time.perf_counter()
         with self.session():
+            if not self._exists(source):
+                raise DatabaseSetupError(
+                    f"The template {source!r} does not exist: it was dropped behind this "
+                    "app's back (by hand, or by a version that does not wait for runs); run "
+                    "again to build it."
+                )
             if self._exists(target):
                 self.drop(target)
-            self._clone(source, target)
+            if self.clone_needs_idle_template:
+                self._clone_when_idle(source, target, deadline, say or logger.info)
+            else:
+                self._clone(source, target)
         seconds = time.perf_counter() - started
         logger.debug("Cloned %s to %s in %.3fs", source, target, seconds)
         return seconds
+
+    def _clone_when_idle(self, source: str, target: str, deadline: float | None, say: Say) -> None:
+        """Clone once no other session is on ``source``, waiting for them as clone() says."""
+        started = time.monotonic()
+        limit = deadline if deadline is not None else started + self.clone_wait_limit
+        delay, ended, told = self.clone_backoff, False, frozenset[Any]()
+        while True:
+            sessions = self._sessions(source)
+            if not sessions:
+                try:
+                    self._clone(source, target)
+                    return
+                except TemplateBusy:  # another session connected between the look and the clone
+                    sessions = self._sessions(source)
+            waited = time.monotonic() - started
+            if sessions and waited >= self.stray_session_grace and not ended:
+                # Still busy: a stray session (a crashed run's, a shell)? End it, but only while
+                # no run claims the sessions on this template.
+                ended = self._end_stray_sessions(source)
+                if ended:
+                    continue
+            if time.monotonic() >= limit:
+                raise DatabaseSetupError(
+                    f"The template {source!r} stayed in use for {waited:.0f}s "
+                    f"({self._describe_sessions(sessions)}), so it could not be cloned; close "
+                    "the sessions connected to it and retry."
+                )
+            if sessions and waited >= self.say_after and frozenset(sessions) != told:
+                told = frozenset(sessions)
+                say(
+                    f"Cloning {target} waits for {len(sessions)} other session(s) on the "
+                    f"template {source} to end: {self._describe_sessions(sessions)}."
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _end_stray_sessions(self, template: str) -> bool:
+        """End the sessions on ``template`` unless a run claims them (guard()); return whether."""
+        with self.claimed(self._attached_key(template)) as free:
+            if free:
+                self.terminate_sessions(template)
+            return free
 
     def publish(self, building: str, template: str) -> None:
         """Give the finished build ``building`` its published name ``template``."""
@@ -273,29 +390,172 @@ class DatabaseCloner:
                 self._unlock(session, key)
 
     @contextmanager
-    def guard(self, template: str) -> Iterator[None]:
-        """Hold a shared claim on ``template`` while this process stays connected to it.
+    def claimed(self, key: str) -> Iterator[bool]:
+        """Hold the lock ``key`` for the block if nobody holds it; yield whether it was free."""
+        with self._lock_session(key) as session:
+            if not self._try_lock(session, key):
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                self._unlock(session, key)
 
-        Several runs may hold it at once; :meth:`lock` of the template's name waits until every
-        claim is released, so no build replaces the template and no clone ends a claimant's
-        session on it meanwhile. Vendors whose templates are never blocked by sessions need
-        none. (Builds lock the project's prefix instead, so one branch's build never waits
-        for another branch's runs.)
+    def try_lock(self, key: str) -> bool:
+        """Return whether nobody holds the lock ``key`` right now (taking and releasing it)."""
+        with self.claimed(key) as free:
+            return free
+
+    @contextmanager
+    def guard(self, template: str) -> Iterator[None]:
+        """Claim the sessions this process opens on ``template`` while the block runs.
+
+        A clone that finds sessions on its template ends them as strays after a grace
+        (:meth:`_end_stray_sessions`), unless some process claims them: a run's parent claims
+        its own while it is connected to the template (checks, serialization), so another
+        run's clone waits for it instead of ending it. Vendors whose clones no session blocks
+        need no claim.
         """
         naming.assert_derived(template, kind=naming.TEMPLATE)
         yield
 
-    def try_lock(self, key: str) -> bool:
-        """Return whether nobody holds the lock ``key`` right now (taking and releasing it)."""
-        with self._lock_session(key) as session:
-            if not self._try_lock(session, key):
-                return False
-            self._unlock(session, key)
-            return True
+    @contextmanager
+    def hold(
+        self,
+        template: str,
+        *,
+        label: str = "",
+        timeout: float | None = None,
+        say: Say | None = None,
+    ) -> Iterator[TemplateHold]:
+        """Hold a shared claim on ``template`` while the block runs (a run: its whole life).
+
+        Any number of runs hold a template at once; :meth:`replacing` waits until none does,
+        so no build replaces or drops a template that a run may still clone from. A build
+        waiting to replace it goes first: from then on a new hold waits, saying so, for up to
+        ``timeout`` seconds (default :attr:`lock_timeout`). ``label`` names the holder where
+        the vendor can show it to others (PostgreSQL's application_name, SQLite's record).
+        """
+        naming.assert_derived(template, kind=naming.TEMPLATE)
+        limit = self.lock_timeout if timeout is None else timeout
+        started, told = time.monotonic(), False
+        with self._lock_session(template, label=label) as session:
+            while True:
+                handle = self._try_hold(session, template)
+                if handle is not None:
+                    break
+                waited = time.monotonic() - started
+                if waited > limit:
+                    raise DatabaseSetupError(
+                        f"Waited {waited:.0f}s to use the template {template!r} while another "
+                        "process replaced or dropped it (build_test_template --force or "
+                        "--prune); let it finish or stop it, then retry."
+                    )
+                if not told and waited >= self.say_after:  # not for another run's moment
+                    (say or logger.info)(
+                        f"Waiting for another process that is replacing or dropping the "
+                        f"template {template} (build_test_template --force or --prune)."
+                    )
+                    told = True
+                time.sleep(self.lock_poll_interval)
+            try:
+                yield TemplateHold(self, session, template)
+            finally:
+                self._release_hold(session, template, handle)
+
+    @contextmanager
+    def replacing(self, template: str, *, timeout: float, say: Say | None = None) -> Iterator[None]:
+        """Have ``template`` to oneself while the block runs: to replace it, or to drop it.
+
+        From the moment this starts, new holds (:meth:`hold`) wait. The runs that hold it
+        already are waited for, naming them each time they change, for up to ``timeout``
+        seconds; then TemplateInUseError names them.
+        """
+        naming.assert_derived(template, kind=naming.TEMPLATE)
+        say = say or logger.info
+        intent = self._intent_key(template)
+        started = time.monotonic()
+        with self._lock_session(template) as session:
+            # Another process about to replace the same template (a build of another checkout
+            # of the project, say) goes first; builds of one project already queue on lock().
+            while not self._try_lock(session, intent):
+                if time.monotonic() - started > self.lock_timeout:
+                    raise DatabaseSetupError(
+                        f"Waited {self.lock_timeout:.0f}s for another process replacing the "
+                        f"template {template!r}; stop it, then retry."
+                    )
+                time.sleep(self.lock_poll_interval)
+            try:
+                told: frozenset[str] | None = None
+                holders: list[str] = []
+                while not self._try_exclusive(session, template):
+                    sessions = self._hold_sessions(session, template)
+                    if frozenset(sid for sid, _ in sessions) != told:
+                        told = frozenset(sid for sid, _ in sessions)
+                        holders = self._describe_holders(template, sessions)
+                        if not holders:  # released since, or not visible: look again
+                            holders = ["a run that cannot be named from here"]
+                        if time.monotonic() - started < timeout:
+                            say(
+                                f"Waiting for {len(holders)} run(s) holding the template "
+                                f"{template}: {'; '.join(holders)} (for up to {timeout:.0f}s, "
+                                "DJANGO_TEST_TEMPLATE_WAIT)."
+                            )
+                    waited = time.monotonic() - started
+                    if waited >= timeout:
+                        raise TemplateInUseError(
+                            f"The template {template!r} is still held after {waited:.0f}s by "
+                            f"{len(holders)} run(s): {'; '.join(holders)}; let them finish or "
+                            f"stop them, or raise DJANGO_TEST_TEMPLATE_WAIT (now {timeout:g} "
+                            "seconds), then retry."
+                        )
+                    time.sleep(self.lock_poll_interval)
+                try:
+                    yield
+                finally:
+                    self._release_exclusive(session, template)
+            finally:
+                self._unlock(session, intent)
+
+    def holders(self, template: str) -> list[str]:
+        """Return who holds ``template`` right now (see hold()), one description each."""
+        naming.assert_derived(template, kind=naming.TEMPLATE)
+        with self._lock_session(template) as session:
+            sessions = self._hold_sessions(session, template)
+        return self._describe_holders(template, sessions)
+
+    def _describe_holders(self, template: str, sessions: list[tuple[str, str]]) -> list[str]:
+        """Name each holding session's run, asking its clones where the server cannot tell."""
+        if self.can_name_holders or not sessions:
+            return [detail for _, detail in sessions]
+        parsed = naming.assert_derived(template, kind=naming.TEMPLATE)
+        owners: dict[str, Owner] = {}
+        for name in self.list_names(parsed.prefix):
+            clone = naming.assert_derived(name)
+            if clone.kind != naming.CLONE or clone.fingerprint != parsed.fingerprint:
+                continue
+            try:
+                owner = Owner.from_meta(self.read_meta(name) or {})
+            except Exception:  # dropped or being made meanwhile: it names nobody
+                continue
+            if owner is not None and owner.session:
+                owners[owner.session] = owner
+        return [
+            f"{owners[sid].describe()} ({detail})" if sid in owners else detail
+            for sid, detail in sessions
+        ]
+
+    @staticmethod
+    def _intent_key(template: str) -> str:
+        return f"{template}.intent"
+
+    @staticmethod
+    def _attached_key(template: str) -> str:
+        return f"{template}.attached"
 
     # -- connections -----------------------------------------------------------------------
 
-    def _wrapper(self, name: str | None) -> Any:
+    def _wrapper(self, name: str | None, options: dict[str, Any] | None = None) -> Any:
         """Return a new, unconnected DatabaseWrapper for ``name`` (None: the server).
 
         Its alias is Django's NO_DB_ALIAS, as Django's own server connections use: a project's
@@ -306,6 +566,8 @@ class DatabaseCloner:
         settings_dict = {**self.settings_dict, "NAME": self.server_database_name}
         if name is not None:
             settings_dict = self.settings_for(name)
+        if options:
+            settings_dict["OPTIONS"] = {**(settings_dict.get("OPTIONS") or {}), **options}
         return self.connection.__class__(settings_dict, NO_DB_ALIAS)
 
     @contextmanager
@@ -332,9 +594,9 @@ class DatabaseCloner:
             yield cursor
 
     @contextmanager
-    def _own_cursor(self, name: str | None) -> Iterator[Any]:
+    def _own_cursor(self, name: str | None, options: dict[str, Any] | None = None) -> Iterator[Any]:
         """Yield a cursor on a connection of its own to ``name`` (None: the server)."""
-        wrapper = self._wrapper(name)
+        wrapper = self._wrapper(name, options)
         try:
             with wrapper.cursor() as cursor:
                 yield cursor
@@ -388,17 +650,49 @@ class DatabaseCloner:
     def _sessions(self, name: str) -> list[Any]:
         return []
 
+    def _describe_sessions(self, sessions: list[Any]) -> str:
+        return ", ".join(f"session {session}" for session in sessions) or "no session"
+
     def _terminate(self, session: Any) -> None:
         return None
 
     @contextmanager
-    def _lock_session(self, key: str) -> Iterator[Any]:
+    def _lock_session(self, key: str, label: str = "") -> Iterator[Any]:
         # A server session of its own: a session-level lock lives exactly as long as it.
-        with self._own_cursor(None) as cursor:
+        with self._own_cursor(None, self._label_options(label)) as cursor:
+            self._keep_alive(cursor)
             yield cursor
+
+    def _label_options(self, label: str) -> dict[str, Any]:
+        """Return connection OPTIONS that show ``label`` to the server's other sessions."""
+        return {}
+
+    def _keep_alive(self, session: Any) -> None:
+        """Keep an idle lock session open as long as its process lives (a run may be long)."""
+
+    def _session_id(self, session: Any) -> str:
+        return ""
 
     def _try_lock(self, session: Any, key: str) -> bool:
         raise NotImplementedError
 
     def _unlock(self, session: Any, key: str) -> None:
         raise NotImplementedError
+
+    def _try_hold(self, session: Any, key: str) -> Any:
+        """Take a shared claim on ``key`` unless a builder intends to replace it; None if not."""
+        raise NotImplementedError
+
+    def _release_hold(self, session: Any, key: str, handle: Any) -> None:
+        raise NotImplementedError
+
+    def _try_exclusive(self, session: Any, key: str) -> bool:
+        """Take ``key`` exclusively if no hold is on it (the caller holds its intent lock)."""
+        return self._try_lock(session, key)
+
+    def _release_exclusive(self, session: Any, key: str) -> None:
+        self._unlock(session, key)
+
+    def _hold_sessions(self, session: Any, key: str) -> list[tuple[str, str]]:
+        """Return (session id, description) of every session holding ``key``."""
+        return []

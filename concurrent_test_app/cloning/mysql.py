@@ -1,4 +1,11 @@
-"""MariaDB/MySQL: clones are an in-server copy; the lock is ``GET_LOCK``.
+"""MariaDB/MySQL: clones are an in-server copy; the locks are ``GET_LOCK`` named locks.
+
+``GET_LOCK`` has no shared mode, so a run holds its template by taking one free lock of a
+bounded set of *slot* locks per template (:attr:`MySQLCloner.hold_slots`), under the
+template's *intent* lock, which it takes only for that moment. A build about to replace or drop
+the template takes the intent lock and keeps it, so no new run starts holding, then waits until
+``IS_USED_LOCK`` says no slot lock is held. The server tells only which connection holds a
+slot (``PROCESSLIST``); the run behind it is found in its clones' bookkeeping.
 
 A copy runs with ``FOREIGN_KEY_CHECKS=0``: every table's ``SHOW CREATE TABLE`` (parents before
 children), then ``INSERT .. SELECT`` of its rows, spread over a few sessions at once; then the
@@ -49,9 +56,14 @@ class MySQLCloner(DatabaseCloner):
     # queue behind each other's file syncs.
     can_clone_concurrently = False
     can_terminate_sessions = True
+    can_name_holders = False
     meta_value_type = "LONGTEXT"
     # Sessions that create and fill tables at once during a copy.
     copy_sessions: ClassVar[int] = 4
+    # How many runs may hold one template at once (each takes one slot lock); one more waits.
+    hold_slots: ClassVar[int] = 64
+    # A server's longest wait_timeout: an idle run's hold must not be closed under it.
+    keep_alive_seconds: ClassVar[int] = 31_536_000
     server_version_sql = "SELECT VERSION()"
     database_exists_sql = "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
     databases_sql = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA"
@@ -269,9 +281,66 @@ class MySQLCloner(DatabaseCloner):
         # GET_LOCK names are at most 64 characters.
         return f"concurrent_test:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
 
+    def _keep_alive(self, session: Any) -> None:
+        session.execute(f"SET SESSION wait_timeout = {self.keep_alive_seconds}")
+
+    def _session_id(self, session: Any) -> str:
+        session.execute("SELECT CONNECTION_ID()")
+        return str(session.fetchone()[0])
+
     def _try_lock(self, session: Any, key: str) -> bool:
         session.execute("SELECT GET_LOCK(%s, 0)", [self._lock_name(key)])
         return session.fetchone()[0] == 1
 
     def _unlock(self, session: Any, key: str) -> None:
         session.execute("SELECT RELEASE_LOCK(%s)", [self._lock_name(key)])
+
+    def _slot_names(self, key: str) -> list[str]:
+        return [self._lock_name(f"{key}.slot{slot}") for slot in range(self.hold_slots)]
+
+    def _slot_holders(self, session: Any, key: str) -> list[int]:
+        names = self._slot_names(key)
+        session.execute("SELECT " + ", ".join(["IS_USED_LOCK(%s)"] * len(names)), names)
+        return [int(value) for value in session.fetchone() if value is not None]
+
+    def _try_hold(self, session: Any, key: str) -> Any:
+        intent = self._intent_key(key)
+        if not self._try_lock(session, intent):
+            return None  # a build waits to replace it (or another run is taking its slot)
+        try:
+            names = self._slot_names(key)
+            session.execute("SELECT " + ", ".join(["IS_FREE_LOCK(%s)"] * len(names)), names)
+            for name, free in zip(names, session.fetchone(), strict=True):
+                if free == 1:
+                    session.execute("SELECT GET_LOCK(%s, 0)", [name])
+                    if session.fetchone()[0] == 1:
+                        return name
+            return None  # every slot is held: wait for a run to end
+        finally:
+            self._unlock(session, intent)
+
+    def _release_hold(self, session: Any, key: str, handle: Any) -> None:
+        session.execute("SELECT RELEASE_LOCK(%s)", [handle])
+
+    def _try_exclusive(self, session: Any, key: str) -> bool:
+        # The caller holds the intent lock, so no slot is taken from now on.
+        return not self._slot_holders(session, key)
+
+    def _release_exclusive(self, session: Any, key: str) -> None:
+        return None
+
+    def _hold_sessions(self, session: Any, key: str) -> list[tuple[str, str]]:
+        holders = self._slot_holders(session, key)
+        if not holders:
+            return []
+        session.execute(
+            "SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE ID IN ("
+            + ", ".join(["%s"] * len(holders))
+            + ")",
+            holders,
+        )
+        hosts = {int(row[0]): str(row[1]) for row in session.fetchall()}
+        return [
+            (str(holder), f"connection {holder} from {hosts.get(holder, 'an unknown host')}")
+            for holder in holders
+        ]

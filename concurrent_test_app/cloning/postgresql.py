@@ -1,4 +1,10 @@
-"""PostgreSQL: clones are ``CREATE DATABASE .. TEMPLATE ..``; the lock is an advisory lock."""
+"""PostgreSQL: clones are ``CREATE DATABASE .. TEMPLATE ..``; the locks are advisory locks.
+
+A run holds its template with a shared advisory lock on the template's key; a build replacing
+or dropping it takes the same key exclusively, after an exclusive lock on the template's
+intent key, which new holds try shared first: so a waiting build is never starved. The server
+names every holder: its session's application_name carries the run's pid and host.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,10 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any
 
 from .. import naming
-from ..exceptions import DatabaseSetupError
-from .base import DatabaseCloner
+from .base import DatabaseCloner, TemplateBusy
 
 logger = logging.getLogger(__name__)
 
@@ -30,53 +35,21 @@ def _pgcode(exc: BaseException) -> str | None:
 class PostgreSQLCloner(DatabaseCloner):
     vendor = "postgresql"
     can_terminate_sessions = True
-    # A template in use is waited for with a short backoff; after the grace its sessions are
-    # ended (when no build holds its lock); after the limit the clone fails.
-    clone_backoff: ClassVar[float] = 0.02
-    stray_session_grace: ClassVar[float] = 2.0
-    clone_wait_limit: ClassVar[float] = 30.0
+    # CREATE DATABASE .. TEMPLATE refuses a template that any other session is connected to.
+    clone_needs_idle_template = True
     server_version_sql = "SHOW server_version_num"
     database_exists_sql = "SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s"
     databases_sql = "SELECT datname FROM pg_catalog.pg_database"
 
     def _clone(self, source: str, target: str) -> None:
         sql = f"CREATE DATABASE {self._quote(target)} WITH TEMPLATE {self._quote(source)}"
-        delay, waited, ended = self.clone_backoff, 0.0, False
         with self._cursor(None) as cursor:
-            while True:
-                # The server itself waits 5 s before it refuses a busy template, so look first.
-                if self._sessions_on(cursor, source):
-                    if waited >= self.stray_session_grace and not ended:
-                        # Still busy: a stray session (a crashed run's, a shell). End it, but
-                        # only while no build holds the template's lock.
-                        ended = self._end_stray_sessions(source)
-                        if ended:
-                            continue
-                    if waited >= self.clone_wait_limit:
-                        raise DatabaseSetupError(
-                            f"The template {source!r} stayed in use for {waited:.0f}s, so it "
-                            "could not be cloned; close the sessions connected to it and retry."
-                        )
-                    time.sleep(delay)
-                    waited += delay
-                    delay = min(delay * 2, 0.5)
-                    continue
-                try:
-                    cursor.execute(sql)
-                    return
-                except Exception as exc:
-                    # Another session connected between the look and the clone: look again.
-                    if _pgcode(exc) != OBJECT_IN_USE or waited >= self.clone_wait_limit:
-                        raise
-                    waited += delay
-
-    def _end_stray_sessions(self, template: str) -> bool:
-        # The template's own lock: held shared by every run connected to it (guard()), and
-        # exclusively by a build about to replace it.
-        if not self.try_lock(naming.assert_derived(template, kind=naming.TEMPLATE).name):
-            return False
-        self.terminate_sessions(template)
-        return True
+            try:
+                cursor.execute(sql)
+            except Exception as exc:
+                if _pgcode(exc) == OBJECT_IN_USE:
+                    raise TemplateBusy(str(exc)) from exc
+                raise
 
     @staticmethod
     def _sessions_on(cursor: Any, name: str) -> list[Any]:
@@ -98,6 +71,23 @@ class PostgreSQLCloner(DatabaseCloner):
     def _sessions(self, name: str) -> list[Any]:
         with self._cursor(None) as cursor:
             return self._sessions_on(cursor, name)
+
+    def _describe_sessions(self, sessions: list[Any]) -> str:
+        if not sessions:
+            return "no session"
+        with self._cursor(None) as cursor:
+            cursor.execute(
+                "SELECT pid, application_name, host(client_addr) "
+                "FROM pg_catalog.pg_stat_activity WHERE pid = ANY(%s) ORDER BY pid",
+                [list(sessions)],
+            )
+            rows = cursor.fetchall()
+        return ", ".join(
+            f"server session {pid}"
+            + (f" '{application}'" if application else "")
+            + f" from {client or 'a local socket'}"
+            for pid, application, client in rows
+        ) or ", ".join(f"server session {pid}" for pid in sessions)
 
     def _terminate(self, session: Any) -> None:
         with self._cursor(None) as cursor:
@@ -125,17 +115,34 @@ class PostgreSQLCloner(DatabaseCloner):
 
     @contextmanager
     def guard(self, template: str) -> Iterator[None]:
-        key = naming.assert_derived(template, kind=naming.TEMPLATE).name
+        naming.assert_derived(template, kind=naming.TEMPLATE)
+        lock_id = self._lock_id(self._attached_key(template))
         with self._own_cursor(None) as cursor:
-            cursor.execute("SELECT pg_advisory_lock_shared(%s)", [self._lock_id(key)])
+            cursor.execute("SELECT pg_advisory_lock_shared(%s)", [lock_id])
             try:
                 yield
             finally:
-                cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [self._lock_id(key)])
+                cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [lock_id])
 
     @staticmethod
     def _lock_id(key: str) -> int:
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+    def _label_options(self, label: str) -> dict[str, Any]:
+        # NAMEDATALEN: the server keeps 63 bytes of it.
+        return {"application_name": label[:63]} if label else {}
+
+    def _keep_alive(self, session: Any) -> None:
+        # idle_session_timeout (PostgreSQL 14+) would end an idle run's hold; other sessions'
+        # settings are the user's, this one is ours.
+        session.execute(
+            "SELECT set_config('idle_session_timeout', '0', false) "
+            "WHERE current_setting('idle_session_timeout', true) IS NOT NULL"
+        )
+
+    def _session_id(self, session: Any) -> str:
+        session.execute("SELECT pg_backend_pid()")
+        return str(session.fetchone()[0])
 
     def _try_lock(self, session: Any, key: str) -> bool:
         session.execute("SELECT pg_try_advisory_lock(%s)", [self._lock_id(key)])
@@ -143,3 +150,40 @@ class PostgreSQLCloner(DatabaseCloner):
 
     def _unlock(self, session: Any, key: str) -> None:
         session.execute("SELECT pg_advisory_unlock(%s)", [self._lock_id(key)])
+
+    def _try_hold(self, session: Any, key: str) -> Any:
+        intent = self._lock_id(self._intent_key(key))
+        session.execute("SELECT pg_try_advisory_lock_shared(%s)", [intent])
+        if not session.fetchone()[0]:
+            return None  # a build waits to replace it: let it go first
+        try:
+            session.execute("SELECT pg_try_advisory_lock_shared(%s)", [self._lock_id(key)])
+            return True if session.fetchone()[0] else None
+        finally:
+            session.execute("SELECT pg_advisory_unlock_shared(%s)", [intent])
+
+    def _release_hold(self, session: Any, key: str, handle: Any) -> None:
+        session.execute("SELECT pg_advisory_unlock_shared(%s)", [self._lock_id(key)])
+
+    def _hold_sessions(self, session: Any, key: str) -> list[tuple[str, str]]:
+        # A bigint advisory key shows in pg_locks as its high half (classid) and low half
+        # (objid), with objsubid 1; advisory keys are per database.
+        unsigned = self._lock_id(key) & 0xFFFFFFFFFFFFFFFF
+        session.execute(
+            "SELECT a.pid, a.application_name, host(a.client_addr) "
+            "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.mode = 'ShareLock' "
+            "AND l.objsubid = 1 AND l.classid = (%s)::bigint::oid "
+            "AND l.objid = (%s)::bigint::oid AND l.database = "
+            "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
+            "ORDER BY a.pid",
+            [unsigned >> 32, unsigned & 0xFFFFFFFF],
+        )
+        return [
+            (
+                str(pid),
+                f"{application or 'a session'} (server session {pid} from "
+                f"{client or 'a local socket'})",
+            )
+            for pid, application, client in session.fetchall()
+        ]

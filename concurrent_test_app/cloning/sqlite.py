@@ -1,8 +1,15 @@
-"""SQLite: templates and clones are files; a clone is a file copy; the lock is a file lock.
+"""SQLite: templates and clones are files; a clone is a file copy; the locks are file locks.
 
 A worker whose alias would test on an in-memory database copies the template file into its
 own in-memory database with SQLite's backup API (see :func:`load_into_memory`): the parent
 copies no file at all then, as Django's fork copies its in-memory database for free.
+
+Every lock is an ``fcntl.flock`` on ``<key>.lock`` beside the databases: a run holds its
+template with a shared lock (``LOCK_SH``) on the template's lock file, a build replacing or
+dropping it takes an exclusive one (``LOCK_EX``) after an exclusive lock on the template's
+intent file, which new holds try shared first. A lock dies with its process, so a killed run
+never leaves one behind. A holder also writes who it is to ``<template>.<id>.holder.lock``,
+locked exclusively while it holds: a file that can be locked belongs to a run that is gone.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import secrets
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -37,6 +45,55 @@ def load_into_memory(path: str, memory_name: str) -> sqlite3.Connection:
     finally:
         source.close()
     return keeper
+
+
+def _flock(fd: int, operation: int) -> bool:
+    """Apply ``operation`` without blocking; return False when another holder prevents it."""
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+class _LockFiles:
+    """SQLite's stand-in for a server session: the lock files it opened, one per key."""
+
+    def __init__(self, directory: Path, label: str) -> None:
+        self.directory = directory
+        self.label = label
+        self.id = secrets.token_hex(4)
+        self._files: dict[str, IO[str]] = {}
+        self.records: dict[str, tuple[Path, int]] = {}  # key -> this holder's record
+
+    def fileno(self, key: str) -> int:
+        handle = self._files.get(key)
+        if handle is None:
+            handle = self._files[key] = open(self.directory / f"{key}.lock", "a")
+        return handle.fileno()
+
+    def close(self) -> None:
+        for key in list(self.records):
+            self.drop_record(key)
+        for handle in self._files.values():
+            handle.close()
+        self._files.clear()
+
+    def write_record(self, key: str) -> None:
+        """Say who holds ``key``: written under a temporary name, locked, then renamed, so
+        that a reader never finds the record unlocked while its holder lives."""
+        final = self.directory / f"{key}.{self.id}.holder.lock"
+        new = self.directory / f"{key}.{self.id}.holder-new.lock"
+        fd = os.open(new, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, (self.label or f"pid {os.getpid()}").encode())
+        os.replace(new, final)
+        self.records[key] = (final, fd)
+
+    def drop_record(self, key: str) -> None:
+        path, fd = self.records.pop(key)
+        path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 class SQLiteCloner(DatabaseCloner):
@@ -110,17 +167,52 @@ class SQLiteCloner(DatabaseCloner):
         return list(cursor.fetchall())
 
     @contextmanager
-    def _lock_session(self, key: str) -> Iterator[IO[str]]:
+    def _lock_session(self, key: str, label: str = "") -> Iterator[_LockFiles]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / f"{key}.lock", "a") as handle:
-            yield handle
+        session = _LockFiles(self.directory, label)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    def _session_id(self, session: Any) -> str:
+        return str(session.id)
 
     def _try_lock(self, session: Any, key: str) -> bool:
-        try:
-            fcntl.flock(session.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
+        return _flock(session.fileno(key), fcntl.LOCK_EX)
 
     def _unlock(self, session: Any, key: str) -> None:
-        fcntl.flock(session.fileno(), fcntl.LOCK_UN)
+        fcntl.flock(session.fileno(key), fcntl.LOCK_UN)
+
+    def _try_hold(self, session: Any, key: str) -> Any:
+        intent = session.fileno(self._intent_key(key))
+        if not _flock(intent, fcntl.LOCK_SH):
+            return None  # a build waits to replace it: let it go first
+        try:
+            if not _flock(session.fileno(key), fcntl.LOCK_SH):
+                return None
+            session.write_record(key)
+            return key
+        finally:
+            fcntl.flock(intent, fcntl.LOCK_UN)
+
+    def _release_hold(self, session: Any, key: str, handle: Any) -> None:
+        session.drop_record(key)
+        fcntl.flock(session.fileno(key), fcntl.LOCK_UN)
+
+    def _hold_sessions(self, session: Any, key: str) -> list[tuple[str, str]]:
+        found = []
+        for path in sorted(self.directory.glob(f"{key}.*.holder.lock")):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:  # released meanwhile
+                continue
+            try:
+                if _flock(fd, fcntl.LOCK_SH):
+                    path.unlink(missing_ok=True)  # its holder is gone (killed): forget it
+                    continue
+                holder_id = path.name[len(key) + 1 : -len(".holder.lock")]
+                found.append((holder_id, os.read(fd, 1000).decode(errors="replace").strip()))
+            finally:
+                os.close(fd)
+        return found

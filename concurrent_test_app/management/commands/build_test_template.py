@@ -1,7 +1,8 @@
 """``manage.py build_test_template``: build or reuse, check, or prune the template databases.
 
 Exit status: 0 on success (with ``--check``: every template is current); 1 with ``--check``
-when a template is missing, stale, incomplete or altered; 2 on bad usage or configuration.
+when a template is missing, stale, incomplete or altered; 2 on bad usage or configuration, or
+when runs still hold a template to replace or drop after DJANGO_TEST_TEMPLATE_WAIT seconds.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         verbosity = int(options["verbosity"])
         stale = False
         for alias in template_aliases(options["database"]):
-            builder = TemplateBuilder(alias, verbosity=verbosity, log=self.stdout.write)
+            builder = TemplateBuilder(alias, verbosity=verbosity, log=self._say)
             if options["check"]:
                 status = builder.status()
                 stale = stale or not status.current
@@ -79,8 +80,11 @@ class Command(BaseCommand):
                 f"{action} in {result.seconds:.2f}s{detail}"
             )
             if options["prune"]:
-                for name in builder.prune(app_settings.templates_to_keep):
+                pruned = builder.prune(app_settings.templates_to_keep)
+                for name in pruned.dropped:
                     self.stdout.write(f"{alias}: dropped {name}")
+                for name, why in pruned.left:
+                    self.stdout.write(f"{alias}: left {name}: {why}")
         # Checked once the templates are done: the fingerprint loaded the migration modules
         # with the connection pointed at a database that exists (see TemplateBuilder).
         warning = migration_drift_warning()
@@ -88,3 +92,8 @@ class Command(BaseCommand):
             self.stderr.write(f"Warning: {warning}")
         if stale:
             sys.exit(1)
+
+    def _say(self, message: str) -> None:
+        # Flushed: a build may wait minutes for other runs, and whoever watches should know.
+        self.stdout.write(message)
+        self.stdout.flush()

@@ -21,4 +21,9 @@ class ShelfConfig(AppConfig):
     name = "shelf"
 
     def ready(self) -> None:
+        from django.core import checks
+
+        from shelf.crossrun import pause_in_checks
+
         pre_migrate.connect(record_migrate, sender=self)
+        checks.register(pause_in_checks)
