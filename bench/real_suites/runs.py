@@ -199,7 +199,7 @@ def run(project: Project, vendor: str, runner: str, logs: Path) -> RunResult:
     ran = _RAN.findall(stderr)
     result.tests_run = int(ran[-1]) if ran else None
     if not report.exists():
-        result.problem = f"no report written (exit status {status}); see {log}"
+        result.problem = f"no report written (exit status {status}): {_last_error(stderr)}"
         return result
     data = json.loads(report.read_text())
     if runner.startswith("concurrent"):
@@ -209,6 +209,13 @@ def run(project: Project, vendor: str, runner: str, logs: Path) -> RunResult:
         result.outcomes = dict(data["outcomes"])
         result.tests_run = data["tests_run"]
     return result
+
+
+def _last_error(stderr: str) -> str:
+    """Return the last line of ``stderr`` that names an error, else its last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "error:" in line]
+    return (errors or lines or ["(nothing on standard error)"])[-1][:300]
 
 
 def _text(value: bytes | str | None) -> str:

@@ -11,6 +11,9 @@ from .runs import OUTCOMES, RUNNER_TITLES
 
 logger = logging.getLogger(__name__)
 
+# Exceptions named in the Markdown of one suite and vendor; the JSON names every one.
+MAX_NAMED = 50
+
 _SHORT = {
     "passed": "pass",
     "failed": "fail",
@@ -131,7 +134,7 @@ def _section(entry: dict[str, Any]) -> list[str]:
             for t in run["templates"]
         )
         lines.append(
-            f"| {title} | {run['exit_status']} | {run['tests_run']} | "
+            f"| {title} | {run['exit_status']} | {run['tests_run'] or '–'} | "
             + " | ".join(str(counts.get(o, 0)) for o in OUTCOMES)
             + f" | {_equal(entry, runner)} | {run['wall_seconds']:.1f} | {templates or '–'} |"
         )
@@ -144,11 +147,16 @@ def _section(entry: dict[str, Any]) -> list[str]:
         lines += ["", "Problems:", "", *problems]
     if entry["exceptions"]:
         lines += ["", "Test ids whose outcome is not the serial one:", ""]
-        for item in entry["exceptions"]:
+        for item in entry["exceptions"][:MAX_NAMED]:
             lines.append(
                 f"- {RUNNER_TITLES[item['runner']]}: `{item['test_id']}`: serial "
                 f"{item['serial']}, here {item['outcome']} ({item['reason']})"
             )
+        if len(entry["exceptions"]) > MAX_NAMED:
+            more = len(entry["exceptions"]) - MAX_NAMED
+            lines.append(f"- ... and {more} more, every one named in real_suites.json")
+    elif problems:
+        lines += ["", "No test id differs from serial under the runners that wrote a report."]
     else:
         lines += ["", "Every test id has the serial outcome under every runner."]
     return lines
