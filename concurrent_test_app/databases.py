@@ -388,6 +388,25 @@ class WorkerDatabases:
         """
         self._flushed.add(slot)
 
+    def is_flushed(self, slot: int) -> bool:
+        """Return whether a TransactionTestCase emptied the clones of ``slot`` since they were made.
+
+        The answer belongs to the slot's clones, not to a worker process: a worker that
+        replaces another on the same clones (a recycled one) inherits it.
+        """
+        return slot in self._flushed
+
+    def reuse_slot(self, slot: int) -> WorkerSettings:
+        """Return the settings of a worker that takes over ``slot``'s clones as they are.
+
+        Clones on disk keep whatever the previous worker left, flushed or not; an in-memory
+        database is loaded from the template again by the new process, so a slot whose
+        databases all live in memory is clean again.
+        """
+        if all(database.in_memory for database in self._databases):
+            self._flushed.discard(slot)
+        return self.worker_settings(slot)
+
     def drop_slot(self, slot: int) -> None:
         """Drop the clones of worker ``slot``; with --keepdb keep its kept clones unless flushed."""
         kept = False

@@ -92,7 +92,6 @@ class _Worker:
     eof: bool = False
     peak_rss_mb: float = 0.0
     fixture_problem: str | None = None
-    dirty: bool = False
 
 
 class WorkerPool:
@@ -278,7 +277,10 @@ class WorkerPool:
         for worker in idle:
             item = None
             if not self._stopping():
-                item = self.scheduler.next_item(worker.slot, dirty=worker.dirty)
+                # The databases know whether this slot's clones were emptied, whichever
+                # process of the slot did it: a recycled worker keeps its predecessor's clone.
+                dirty = self.databases.is_flushed(worker.slot)
+                item = self.scheduler.next_item(worker.slot, dirty=dirty)
                 if item is None and len(self.scheduler):
                     self._refresh(worker)
                     continue
@@ -291,7 +293,6 @@ class WorkerPool:
                 continue
             if self.units[item.unit].flushes:
                 # Marked before it runs: an interrupted flush leaves the clone no cleaner.
-                worker.dirty = True
                 self.databases.mark_flushed(worker.slot)
             worker.item = item
             worker.finished = set()
@@ -407,8 +408,8 @@ class WorkerPool:
         self._say(f"[CONCURRENT] Recycling worker {worker.slot}: {why}")
         self.records[worker.slot].recycles += 1
         self._retire(worker, graceful=True)
-        # A recycled worker keeps its clone: nothing went wrong with the data.
-        self._start(worker.slot, self.databases.worker_settings(worker.slot))
+        # A recycled worker keeps its clone, flushed or not (the databases remember which).
+        self._start(worker.slot, self.databases.reuse_slot(worker.slot))
 
     def _refresh(self, worker: _Worker) -> None:
         """Give a worker whose database a TransactionTestCase emptied a fresh clone."""

@@ -6,6 +6,7 @@ A recycled worker is replaced between units and keeps its clone; it is counted i
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,59 @@ def test_max_worker_memory_recycles_a_growing_worker(tmp_path: Path) -> None:
     assert limited_peak < MEMORY_LIMIT_MB + 2 * GROWTH_MB, workers
     assert control_peak > limited_peak + GROWTH_MB, (limited_peak, control_peak)
     assert growing.leftovers() == [], limited.describe()
+
+
+FLUSHED = "mishaps.tests.test_flushed_clone"
+
+
+def test_a_recycled_worker_keeps_its_clone_flushed(
+    vendor: str, tmp_path: Path, used_servers: set[str]
+) -> None:
+    """After a TransactionTestCase, a recycled worker's clone is still empty: no TestCase on it.
+
+    The timings file puts the TransactionTestCase first; with one worker and
+    ``--max-units-per-worker 1`` the worker is recycled after it, on the same clone. The
+    TestCase that follows reads a row a data migration wrote, which only a clean clone holds.
+    """
+    if vendor != "sqlite":
+        used_servers.add(vendor)
+    files = harness.make_project(vendor, tmp_path, sqlite_files=True)
+    timings = tmp_path / "timings.json"
+    timings.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "units": {
+                    f"{FLUSHED}.FlushingTests": {"seconds": 100.0, "setup_seconds": 0.0},
+                    f"{FLUSHED}.SeededRowTests": {"seconds": 1.0, "setup_seconds": 0.0},
+                },
+            }
+        )
+    )
+    run = files.manage(
+        "concurrent_test",
+        FLUSHED,
+        "--noinput",
+        "--workers",
+        "1",
+        "--max-units-per-worker",
+        "1",
+        "--timings-file",
+        str(timings),
+        "--no-progress",
+        "--no-history",
+        "--json-report",
+        str(tmp_path / "report.json"),
+    )
+
+    assert run.returncode == 0, run.describe()
+    assert_all_passed(run, 2)
+    report = run.report
+    assert [unit["key"] for unit in report["units"]] == [
+        f"{FLUSHED}.FlushingTests",
+        f"{FLUSHED}.SeededRowTests",
+    ], report["units"]
+    assert totals(report, "recycles") == 1, report["workers"]
+    # The recycled worker still knew its clone was emptied: it got a fresh one for the TestCase.
+    assert totals(report, "refreshes") == 1, report["workers"]
+    assert files.leftovers() == [], run.describe()

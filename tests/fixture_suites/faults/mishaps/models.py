@@ -9,3 +9,12 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Seed(models.Model):
+    """A table whose one row a data migration writes: a TestCase relies on it, as in serial."""
+
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
