@@ -34,6 +34,8 @@ _HOOK_ID = re.compile(
     r"^(?P<hook>setUpClass|tearDownClass|setUpModule|tearDownModule|doClassCleanups"
     r"|doModuleCleanups) \((?P<owner>[^()]+)\)$"
 )
+# The pool's own pseudo-id for a worker lost outside any unit (pool.BETWEEN_UNITS_ID).
+_POOL_ID = re.compile(r"^(?P<owner>concurrent_test) \((?P<name>worker \d+: [^()]+)\)$")
 _FAILED_LOAD_PREFIX = "unittest.loader._FailedTest."
 FAILED_LOAD_NAME = "(failed to load)"
 
@@ -98,11 +100,15 @@ def junit_name(test_id: str) -> JUnitName:
     ``pkg.mod.Class.test_x (i=1)`` keeps its parameters in the name; a class- or module-level
     pseudo-test ``setUpClass (pkg.mod.Class)`` gives (``pkg.mod.Class``, ``setUpClass``); a
     module that failed to import, ``unittest.loader._FailedTest.pkg.mod``, gives
-    (``pkg.mod``, ``(failed to load)``).
+    (``pkg.mod``, ``(failed to load)``); the pool's ``concurrent_test (worker 2: between
+    units)`` gives (``concurrent_test``, ``worker 2: between units``).
     """
     hook = _HOOK_ID.match(test_id)
     if hook:
         return JUnitName(hook["owner"], hook["hook"])
+    pool = _POOL_ID.match(test_id)
+    if pool:
+        return JUnitName(pool["owner"], pool["name"])
     if test_id.startswith(_FAILED_LOAD_PREFIX):
         return JUnitName(test_id[len(_FAILED_LOAD_PREFIX) :], FAILED_LOAD_NAME)
     # A subtest's id is its parent's id, a space, then "[msg]" and/or "(params)".

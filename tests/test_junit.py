@@ -124,6 +124,12 @@ def test_testcase_names_messages_and_tracebacks(tmp_path: Path) -> None:
         ("unittest.loader._FailedTest.pkg.mod", "pkg.mod", "(failed to load)"),
         ("unittest.loader._FailedTest.no_such_label", "no_such_label", "(failed to load)"),
         ("doctest_only", "doctest_only", "doctest_only"),
+        (
+            "concurrent_test (worker 2: between units)",
+            "concurrent_test",
+            "worker 2: between units",
+        ),
+        ("concurrent_test (worker 1: start-up)", "concurrent_test", "worker 1: start-up"),
     ],
 )
 def test_junit_names(test_id: str, classname: str, name: str) -> None:
