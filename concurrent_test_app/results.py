@@ -129,6 +129,37 @@ class WorkerFailed:
 
 
 @dataclass(frozen=True)
+class UnitStarted:
+    """The worker took the unit it was sent; what it does from here belongs to that unit."""
+
+    slot: int
+    unit: int
+
+
+@dataclass(frozen=True)
+class FixtureStarted:
+    """The worker entered a class or module fixture; the parent times it as one test.
+
+    ``name`` is unittest's pseudo-id of the fixture (``setUpClass (module.Class)``);
+    ``tests`` are the unit's tests it belongs to, which do not run if a set-up fails.
+    """
+
+    slot: int
+    unit: int
+    name: str
+    tests: tuple[int, ...]
+    sets_up: bool
+
+
+@dataclass(frozen=True)
+class FixtureDone:
+    """The worker left the fixture it last entered."""
+
+    slot: int
+    unit: int
+
+
+@dataclass(frozen=True)
 class CaseStarted:
     """A test began; the parent times it."""
 
@@ -255,10 +286,15 @@ def print_durations(result: Any, durations: int) -> None:
 _sql_logger = logging.getLogger("django.db.backends")
 
 
-def replay(result: Any, unit: WorkUnitSpec, calls: tuple[ResultCall, ...]) -> None:
-    """Replay a worker's result calls onto ``result``, in the order the worker made them."""
+def replay(result: Any, unit: WorkUnitSpec | None, calls: tuple[ResultCall, ...]) -> None:
+    """Replay a worker's result calls onto ``result``, in the order the worker made them.
+
+    ``unit`` is None for the pool's own pseudo-tests (a worker lost between units), whose calls
+    all carry a ``holder``.
+    """
     for call in calls:
         if call.test >= 0:
+            assert unit is not None
             test = ReplayCase(unit.tests[call.test])
         else:
             assert call.holder is not None
@@ -343,9 +379,12 @@ class Ledger:
         self._seen: set[tuple[int, int]] = set()
         self.unit_records: list[UnitRecord] = []
 
-    def add(self, slot: int, unit: WorkUnitSpec, calls: tuple[ResultCall, ...]) -> None:
+    def add(
+        self, slot: int | None, unit: WorkUnitSpec | None, calls: tuple[ResultCall, ...]
+    ) -> None:
         for call in calls:
             if call.test >= 0:
+                assert unit is not None
                 info = unit.tests[call.test]
                 self._seen.add((unit.index, call.test))
             else:
@@ -373,10 +412,10 @@ class Ledger:
         if info.id not in self._records:
             self._records[info.id] = CaseRecord(info.id, "not_run", message=reason, unit=unit.key)
 
-    def _record(self, test_id: str, unit: WorkUnitSpec, slot: int) -> CaseRecord:
+    def _record(self, test_id: str, unit: WorkUnitSpec | None, slot: int | None) -> CaseRecord:
         record = self._records.get(test_id)
         if record is None:
-            record = CaseRecord(test_id, "not_run", worker=slot, unit=unit.key)
+            record = CaseRecord(test_id, "not_run", worker=slot, unit=unit.key if unit else "")
             self._records[test_id] = record
         record.worker = slot
         return record

@@ -32,7 +32,7 @@ from .pool import PoolLimits, PoolOutcome, WorkerPool, WorkerStartError
 from .results import Ledger, ReplayResultMixin, RunReport, WorkUnitSpec
 from .scaling import decide_workers
 from .scheduler import DEFAULT_SCHEDULER, SCHEDULERS, shard_units
-from .timeouts import check_hierarchy, limit_for, timeout_for
+from .timeouts import check_hierarchy, class_timeout, limit_for, timeout_for
 from .units import describe_units, group_units, select_units, units_digest
 from .worker import WorkerSpec
 
@@ -528,6 +528,12 @@ class ConcurrentTestRunner(DiscoverRunner):
                 multiple=multiple,
             )
 
+        def fixture_limit(unit: int, test: int | None) -> float | None:
+            # A class or module fixture is timed as one test; a class's @timeout covers its
+            # fixtures too, a method's does not.
+            decorated = class_timeout(type(groups[unit][test])) if test is not None else None
+            return decorated if decorated is not None else per_test
+
         return PoolLimits(
             timeout_per_test=per_test,
             timeout_per_worker=per_worker,
@@ -540,6 +546,7 @@ class ConcurrentTestRunner(DiscoverRunner):
             max_worker_memory_mb=self.max_worker_memory or app_settings.worker_max_memory_mb,
             max_units_per_worker=self.max_units_per_worker,
             test_limit=test_limit,
+            fixture_limit=fixture_limit,
         )
 
     def run_pool(self, result: Any) -> None:

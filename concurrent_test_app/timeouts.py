@@ -73,8 +73,13 @@ def timeout_for(test: unittest.TestCase) -> float | None:
     limit = _own_limit(method) if method is not None else None
     if limit is not None:
         return limit
+    return class_timeout(type(case))
+
+
+def class_timeout(cls: type) -> float | None:
+    """Return the ``@timeout`` limit of a test class (which its fixtures get too), or None."""
     # The class attribute is inherited on purpose: a subclass of a decorated class keeps the limit.
-    value = getattr(type(case), TIMEOUT_ATTRIBUTE, None)
+    value = getattr(cls, TIMEOUT_ATTRIBUTE, None)
     return float(value) if isinstance(value, (int, float)) else None
 
 

@@ -21,18 +21,23 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from . import processes
 from .databases import WorkerSettings, connect_worker
 from .results import (
     CaseCalls,
     CaseInfo,
     CaseStarted,
+    FixtureDone,
+    FixtureStarted,
     ResultCall,
     RunUnit,
     StopWorker,
     UnitDone,
+    UnitStarted,
     WorkerFailed,
     WorkerReady,
 )
+from .suites import FixtureSuite
 from .units import describe_units, group_units, select_units, units_digest
 
 logger = logging.getLogger(__name__)
@@ -56,6 +61,7 @@ class WorkerSpec:
     units_digest: str = ""
     dump_path: str = ""
     selection: tuple[int, ...] | None = None  # a shard's units, by index in the whole suite
+    parent_pid: int = 0  # the parent that started this worker, when it is its direct child
 
 
 class _QueryCounter:
@@ -256,7 +262,11 @@ def worker_main(
     """Run in the worker: connect, then run the units the parent sends until told to stop."""
     # The parent owns Ctrl-C: it stops workers itself and reports what ran.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A forked worker inherits the parent's SIGTERM handler; coverage's (sigterm = true) stays.
+    processes.reset_inherited_handler(signal.SIGTERM)
+    processes.lead_process_group()
+    processes.die_with_parent(spec.parent_pid)
+    guardian = processes.start_guardian()
     dump_file = None
     if spec.dump_path:
         # On a timeout the parent sends SIGUSR1 to read the stack of every thread.
@@ -305,6 +315,7 @@ def worker_main(
             assert isinstance(message, RunUnit)
             _run_unit(conn, spec, groups, message, counter)
     finally:
+        processes.kill_children(spare=guardian)
         connections.close_all()
         if dump_file is not None:
             faulthandler.unregister(signal.SIGUSR1)
@@ -330,9 +341,17 @@ def _run_unit(
         buffer=spec.buffer,
         debug_sql=spec.debug_sql,
     )
+    conn.send(UnitStarted(spec.slot, item.unit))
+
+    def announce(name: str | None, fixture_tests: tuple[int, ...], sets_up: bool) -> None:
+        if name is None:
+            conn.send(FixtureDone(spec.slot, item.unit))
+        else:
+            conn.send(FixtureStarted(spec.slot, item.unit, name, fixture_tests, sets_up))
+
     queries_before = counter.count
     started = time.time()
-    unittest.TestSuite(selected).run(result)
+    FixtureSuite(selected, positions=index, announce=announce).run(result)
     finished = time.time()
     setup = (result.first_test_at or finished) - started
     peak, current = _memory_mb()

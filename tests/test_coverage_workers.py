@@ -66,6 +66,10 @@ FILES = {
 
         def never_called():
             return "never"
+
+
+        def before_the_hang():
+            return "hang"
         """,
     "covapp/tests.py": """\
         import os
@@ -94,6 +98,21 @@ FILES = {
                 record("second")
                 self.assertEqual(work.second(), "second")
         """,
+    "covapp/test_hang.py": """\
+        import threading
+
+        from django.test import SimpleTestCase
+
+        from covapp import work
+        from covapp.tests import record
+
+
+        class HangTests(SimpleTestCase):
+            def test_hangs(self):
+                record("hang")
+                work.before_the_hang()
+                threading.Event().wait()
+        """,
 }
 
 
@@ -104,8 +123,8 @@ def line_of(path: Path, text: str) -> int:
     raise AssertionError(f"{text!r} not in {path}")
 
 
-@pytest.mark.parametrize("start_method", ["fork", "spawn"])
-def test_coverage_measures_the_workers(tmp_path: Path, start_method: str) -> None:
+def write_project(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """Write the project and its .coveragerc; return the data file, the rc file and the env."""
     for name, text in FILES.items():
         target = tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -116,10 +135,23 @@ def test_coverage_measures_the_workers(tmp_path: Path, start_method: str) -> Non
     rcfile.write_text(COVERAGERC.format(data_file=data_file))
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     env["PYTHONPATH"] = str(ROOT)
+    return data_file, rcfile, env
+
+
+def data_files_by_pid(data_file: Path) -> dict[int, Path]:
+    return {
+        int(path.name.split(".pid")[1].split(".")[0]): path
+        for path in data_file.parent.glob(".coverage.*")
+    }
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_coverage_measures_the_workers(tmp_path: Path, start_method: str) -> None:
+    data_file, rcfile, env = write_project(tmp_path)
     command = [
         sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}",
-        "manage.py", "concurrent_test", "--workers", "2", "--start-method", start_method,
-        "--no-history", "--no-progress", "--noinput",
+        "manage.py", "concurrent_test", "covapp.tests", "--workers", "2",
+        "--start-method", start_method, "--no-history", "--no-progress", "--noinput",
     ]  # fmt: skip
     done = subprocess.run(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
@@ -128,10 +160,7 @@ def test_coverage_measures_the_workers(tmp_path: Path, start_method: str) -> Non
     assert "Ran 2 tests" in done.stderr
 
     pids = {name: int((tmp_path / "pids" / name).read_text()) for name in ("first", "second")}
-    data_files = {
-        int(path.name.split(".pid")[1].split(".")[0]): path
-        for path in data_file.parent.glob(".coverage.*")
-    }
+    data_files = data_files_by_pid(data_file)
     # The parent and at least one worker each wrote their own data; the tests ran in workers.
     assert len(data_files) >= 2, sorted(data_files)
     assert set(pids.values()) <= set(data_files), (pids, sorted(data_files))
@@ -158,3 +187,28 @@ def test_coverage_measures_the_workers(tmp_path: Path, start_method: str) -> Non
     lines = combined.lines(str(work)) or []
     assert line_of(work, 'return "first"') in lines and line_of(work, 'return "second"') in lines
     assert line_of(work, 'return "never"') not in lines
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_timed_out_worker_saves_its_coverage(tmp_path: Path, start_method: str) -> None:
+    """A hung worker gets SIGTERM before SIGKILL: with sigterm = true its data is saved."""
+    data_file, rcfile, env = write_project(tmp_path)
+    command = [
+        sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}",
+        "manage.py", "concurrent_test", "covapp.test_hang", "--workers", "1",
+        "--timeout-per-test", "3", "--start-method", start_method,
+        "--no-history", "--no-progress", "--noinput",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "timed out after 3 s" in done.stderr, done.stderr
+
+    pid = int((tmp_path / "pids" / "hang").read_text())
+    data_files = data_files_by_pid(data_file)
+    assert pid in data_files, (pid, sorted(data_files))
+    measured = CoverageData(basename=str(data_files[pid]))
+    measured.read()
+    work = tmp_path / "covapp" / "work.py"
+    assert line_of(work, 'return "hang"') in (measured.lines(str(work)) or [])

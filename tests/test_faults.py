@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from tests.fixture_suites.faults import harness
-from tests.fixture_suites.faults.harness import Project, fixture_files, make_project
+from tests.fixture_suites.faults.harness import Project, fixture_files, left_running, make_project
 
 project = harness.project
 used_servers = harness.used_servers
@@ -129,6 +129,7 @@ def check_fault_suite(project: Project, tmp_path: Path) -> None:
     assert sum(worker["restarts"] for worker in run.report["workers"]) == 3, run.report["workers"]
 
     assert project.leftovers() == [], run.describe()
+    assert left_running(run.marker) == [], run.describe()
     assert project.templates(), "the template is kept for the next run"
     assert fixture_files() == files_before
 

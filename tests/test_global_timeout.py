@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fixture_suites.faults import harness
-from tests.fixture_suites.faults.harness import Project
+from tests.fixture_suites.faults.harness import Project, left_running
 
 project = harness.project
 used_servers = harness.used_servers
@@ -52,3 +52,4 @@ def test_global_timeout_exits_3_and_reports_what_did_not_run(
     assert summary["successful"] is False
     assert "--timeout-global" in run.stdout + run.stderr
     assert project.leftovers() == [], run.describe()
+    assert left_running(run.marker) == [], run.describe()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import threading
 import time
@@ -20,7 +21,13 @@ from typing import Any
 import pytest
 
 from tests.fixture_suites.faults import harness
-from tests.fixture_suites.faults.harness import Project, command_line, fixture_files, make_project
+from tests.fixture_suites.faults.harness import (
+    Project,
+    command_line,
+    fixture_files,
+    left_running,
+    make_project,
+)
 
 project = harness.project
 used_servers = harness.used_servers
@@ -95,7 +102,8 @@ def check_interrupted_run(project: Project, tmp_path: Path, signal_name: str) ->
         str(report),
     )
     command = command_line(args)
-    process = project.popen(*args)
+    marker = secrets.token_hex(8)
+    process = project.popen(*args, marker=marker)
     out = OutputReader(process.stdout)
     err = OutputReader(process.stderr)
     try:
@@ -136,6 +144,7 @@ def check_interrupted_run(project: Project, tmp_path: Path, signal_name: str) ->
     assert project.leftovers() == [], output
     assert project.templates(), "the template is left intact for the next run"
     assert fixture_files() == files_before
-    # Nothing of the run is still alive in its process group.
+    # Nothing of the run is still alive in its process group, nor in the workers' own groups.
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)
+    assert left_running(marker) == [], output

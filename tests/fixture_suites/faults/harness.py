@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from concurrent_test_app import naming
@@ -28,6 +29,12 @@ FAULTS_DIR = ROOT / "tests" / "fixture_suites" / "faults"
 # Short, because the app shortens long name prefixes with a hash and the token must survive.
 TOKEN = f"flt{secrets.token_hex(2)}"
 SETTINGS = "faults_project.settings"
+# Every run gets a unique value of this variable, which all its processes inherit: the parent,
+# the workers, their guardians and whatever the tests start. processes_with() finds them.
+RUN_MARKER = "FAULTS_RUN_MARKER"
+# How long the processes of a run that ended may take to disappear (a killed process is gone
+# a moment after its parent saw it die).
+GONE_SECONDS = 5.0
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Run:
     stderr: str
     seconds: float
     report: dict[str, Any] = field(default_factory=dict)
+    marker: str = ""
 
     @property
     def outcomes(self) -> dict[str, str]:
@@ -84,7 +92,14 @@ class Project:
         report_path = _report_path(args)
         if report_path is not None and report_path.exists():
             report_path.unlink()
-        full_env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env, **(env or {})}
+        marker = secrets.token_hex(8)
+        full_env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            **self.env,
+            RUN_MARKER: marker,
+            **(env or {}),
+        }
         started = time.monotonic()
         completed = subprocess.run(
             [sys.executable, "manage.py", *args],
@@ -100,17 +115,29 @@ class Project:
             stdout=completed.stdout,
             stderr=completed.stderr,
             seconds=time.monotonic() - started,
+            marker=marker,
         )
         if report_path is not None and report_path.exists():
             run.report = json.loads(report_path.read_text())
         return run
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        """Start ``manage.py ARGS`` in its own session (as a terminal's foreground job is)."""
+    def popen(
+        self, *args: str, marker: str = "", env: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
+        """Start ``manage.py ARGS`` in its own session (as a terminal's foreground job is).
+
+        ``marker`` goes into the environment as RUN_MARKER, to find the run's processes.
+        """
         return subprocess.Popen(
             [sys.executable, "manage.py", *args],
             cwd=FAULTS_DIR,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **self.env},
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                **self.env,
+                RUN_MARKER: marker,
+                **(env or {}),
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -314,6 +341,36 @@ def project(vendor: str, tmp_path: Path, used_servers: set[str]) -> Project:
     if vendor != "sqlite":
         used_servers.add(vendor)
     return make_project(vendor, tmp_path)
+
+
+def processes_with(marker: str) -> list[psutil.Process]:
+    """Return the live processes whose environment holds ``RUN_MARKER=marker``."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE and (
+                process.environ().get(RUN_MARKER) == marker
+            ):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def left_running(marker: str, within: float = GONE_SECONDS) -> list[str]:
+    """Return the processes of a run still alive ``within`` seconds from now (none, ideally)."""
+    deadline = time.monotonic() + within
+    left = processes_with(marker)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = processes_with(marker)
+    described = []
+    for process in left:
+        try:
+            described.append(f"{process.pid} {' '.join(process.cmdline())[:150]}")
+        except psutil.Error:
+            described.append(f"{process.pid} (gone)")
+    return described
 
 
 def fixture_files() -> set[Path]:

@@ -6,6 +6,7 @@ how ``concurrent_test`` refuses each bad setting (see ``VARIANTS`` below).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
 _variant = env.str("FAULTS_VARIANT", default="")
 if _variant:
     globals().update(VARIANTS[_variant])
+
+# Set to a file's path, the first process forked after set-up (the first worker) removes the
+# file and dies while it starts, before it is ready for work: exactly one start-up death.
+_startup_marker = env.str("FAULTS_STARTUP_MARKER", default="")
+
+
+def _die_at_startup() -> None:
+    try:
+        os.unlink(_startup_marker)
+    except FileNotFoundError:
+        return
+    os._exit(3)
+
+
+if _startup_marker:
+    os.register_at_fork(after_in_child=_die_at_startup)
