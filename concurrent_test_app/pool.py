@@ -170,6 +170,8 @@ class WorkerPool:
         self._pid = os.getpid()
         self._signal: int | None = None
         self._started = 0.0
+        self._born: dict[int, float] = {}  # slot -> when its first worker started
+        self._gone: dict[int, float] = {}  # slot -> when its last worker ended
         self._dump_dir = tempfile.mkdtemp(prefix="concurrent-test-")
         self.memory_gate = MemoryGate()
         self._gate_checked = float("-inf")
@@ -197,7 +199,10 @@ class WorkerPool:
             for path in Path(self._dump_dir).glob("*"):
                 path.unlink(missing_ok=True)
             os.rmdir(self._dump_dir)
-        self.outcome.wall_seconds = time.monotonic() - self._started
+        ended = time.monotonic()
+        self.outcome.wall_seconds = ended - self._started
+        for slot, record in self.records.items():
+            record.life_seconds = self._gone.get(slot, ended) - self._born.get(slot, ended)
         self.outcome.workers = [self.records[slot] for slot in sorted(self.records)]
         return self.outcome
 
@@ -244,6 +249,7 @@ class WorkerPool:
         child_conn.close()
         self.workers[slot] = _Worker(slot, process, parent_conn, dump_path)
         self.records[slot].database = spec.database_name
+        self._born.setdefault(slot, time.monotonic())
 
     def _stop_all(self) -> None:
         """Ask every worker left to stop, wait a little, then end them all."""
@@ -288,6 +294,7 @@ class WorkerPool:
             worker.ended = True
             if self.workers.get(worker.slot) is worker:
                 del self.workers[worker.slot]
+                self._gone[worker.slot] = time.monotonic()
 
     # -- the loop --------------------------------------------------------------------------
 

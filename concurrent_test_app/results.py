@@ -350,6 +350,7 @@ class WorkerRecord:
     restarts: int = 0
     recycles: int = 0
     refreshes: int = 0
+    life_seconds: float = 0.0  # from the slot's first worker's start to its last one's end
     timeline: list[tuple[str, float, float]] = field(default_factory=list)
 
 

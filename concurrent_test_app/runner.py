@@ -592,7 +592,7 @@ class ConcurrentTestRunner(DiscoverRunner):
                 "as not run (--timeout-global / DJANGO_TEST_TIMEOUT_GLOBAL)."
             )
         for worker in outcome.workers:
-            logs.worker_completed(worker, outcome.wall_seconds)
+            logs.worker_completed(worker, worker.life_seconds)
 
     def make_progress(self, result: Any) -> Any:
         if not self.show_progress:

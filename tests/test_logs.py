@@ -13,6 +13,7 @@ import pytest
 from concurrent_test_app import logs
 from concurrent_test_app.exceptions import ConfigurationError
 from concurrent_test_app.results import WorkerRecord
+from tests.fixture_suites.faults import harness
 
 KEYVALUE = re.compile(
     r"^\[CONCURRENT\] Worker (?P<worker>\d+) completed: database=(?P<database>[^,]+), "
@@ -181,3 +182,39 @@ def test_a_bad_format_names_the_setting(settings) -> None:
     settings.CONCURRENT_TEST_LOGGING = {"format": "xml"}
     with pytest.raises(ConfigurationError, match="CONCURRENT_TEST_LOGGING"):
         logs.configure(verbosity=1)
+
+
+def test_each_worker_line_gives_its_own_life(tmp_path: Path) -> None:
+    """A worker that stopped early logs a shorter duration than one that ran to the end."""
+    project = harness.make_project("sqlite", tmp_path)
+    run = project.manage(
+        "concurrent_test",
+        "mishaps.tests.test_lives",
+        "--noinput",
+        "--workers",
+        "2",
+        "-v",
+        "2",
+        "--no-progress",
+        "--no-history",
+        "--json-report",
+        str(tmp_path / "report.json"),
+        env={"FAULTS_LIVES": "1"},
+    )
+    assert run.returncode == 0, run.describe()
+    logged = {
+        int(match["slot"]): float(match["duration"])
+        for match in re.finditer(
+            r"Worker (?P<slot>\d+) completed: .*duration=(?P<duration>[\d.]+)s", run.stderr
+        )
+    }
+    by_test = {entry["id"].rsplit(".", 1)[-1]: entry["worker"] for entry in run.report["tests"]}
+    long_lived = by_test["test_returns_once_the_other_worker_is_gone"]
+    short_lived = by_test["test_quick"]
+    assert sorted(logged) == sorted([long_lived, short_lived]) == [1, 2], run.describe()
+    assert logged[long_lived] > logged[short_lived], logged
+    # The same figure as the JSON report's, which the summary's wall time bounds.
+    lives = {worker["slot"]: worker["life_seconds"] for worker in run.report["workers"]}
+    for slot, life in lives.items():
+        assert abs(logged[slot] - life) < 0.006, (logged, lives)
+        assert life <= run.report["summary"]["wall_seconds"] + 0.01, lives
