@@ -123,12 +123,10 @@ def kill_group(pid: int) -> None:
     Call it before the worker is reaped: until then the worker's pid (and its group's id)
     cannot belong to anybody else.
     """
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        # Not (yet) a group leader: at least the worker itself goes.
+    for kill in (os.killpg, os.kill):
+        # The worker itself too: it may not lead its group yet, or a test may have moved it.
         try:
-            os.kill(pid, signal.SIGKILL)
+            kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
 

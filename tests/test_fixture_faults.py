@@ -180,9 +180,11 @@ def check_entries(
     for kind in ("exit", "segv"):
         if not any(re.search(rf"{CAUSE[kind]}.* between units", m) for m in between_messages):
             problems.append(f"no between-units error for {kind}: {between_messages}")
+    # Two deaths between units; when both befall the same slot, they share its entry (its
+    # message holds both) as any id unittest reports twice does, while `errors` counts two.
     entries = [entry for entry in run.report["tests"] if BETWEEN_UNITS.match(entry["id"])]
-    if sum(1 for _ in entries) != 2 or any(e["outcome"] != "error" for e in entries):
-        problems.append(f"expected two between-units errors: {entries}")
+    if not 1 <= len(entries) <= 2 or any(e["outcome"] != "error" for e in entries):
+        problems.append(f"expected the between-units errors of one or two slots: {entries}")
     start_up = [entry for entry in run.report["tests"] if START_UP.match(entry["id"])]
     if len(start_up) != 1 or not re.search(
         rf"{CAUSE['exit']}.* while starting", start_up[0]["message"]
@@ -214,8 +216,10 @@ def check_junit(path: Path, run: Run) -> None:
     for key in expected:
         assert key in cases, (key, sorted(k for k in cases if k[0] == key[0]))
         assert cases[key].find("error") is not None, ET.tostring(cases[key])
+    # One testcase per entry (two errors under one id are one testcase, as the README says).
+    error_entries = sum(1 for entry in run.report["tests"] if entry["outcome"] == "error")
     suite = ET.parse(path).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == str(run.report["summary"]["errors"])
+    assert suite is not None and suite.get("errors") == str(error_entries)
 
 
 def check_history(project: Project, run: Run) -> None:
