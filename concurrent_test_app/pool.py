@@ -556,6 +556,9 @@ class WorkerPool:
         """The worker's process ended: a clean stop, or a death to report."""
         if self.workers.get(worker.slot) is not worker:
             return
+        # The pipe may close a moment before the process is gone: a spawned worker closes it
+        # while its interpreter shuts down. Let it finish rather than kill it on the way out.
+        self._wait_for_exit([worker], time.monotonic() + STOP_GRACE_SECONDS)
         self._end_all([worker])
         if worker.stopping and worker.process.exitcode == 0:
             return

@@ -98,6 +98,10 @@ FILES = {
                 record("second")
                 self.assertEqual(work.second(), "second")
         """,
+}
+
+# Only the timed-out-worker test writes it: other tests import FILES and run the whole suite.
+HANG_FILES = {
     "covapp/test_hang.py": """\
         import threading
 
@@ -123,9 +127,11 @@ def line_of(path: Path, text: str) -> int:
     raise AssertionError(f"{text!r} not in {path}")
 
 
-def write_project(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+def write_project(
+    tmp_path: Path, files: dict[str, str] = FILES
+) -> tuple[Path, Path, dict[str, str]]:
     """Write the project and its .coveragerc; return the data file, the rc file and the env."""
-    for name, text in FILES.items():
+    for name, text in files.items():
         target = tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(textwrap.dedent(text))
@@ -192,7 +198,7 @@ def test_coverage_measures_the_workers(tmp_path: Path, start_method: str) -> Non
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_a_timed_out_worker_saves_its_coverage(tmp_path: Path, start_method: str) -> None:
     """A hung worker gets SIGTERM before SIGKILL: with sigterm = true its data is saved."""
-    data_file, rcfile, env = write_project(tmp_path)
+    data_file, rcfile, env = write_project(tmp_path, {**FILES, **HANG_FILES})
     command = [
         sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}",
         "manage.py", "concurrent_test", "covapp.test_hang", "--workers", "1",
