@@ -151,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         options.results_dir.mkdir(parents=True, exist_ok=True)
         results = table.load(json_path)
         results["generated_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
-        results["machine"] = f"{platform.system()} {platform.machine()}, 2 cores, Python 3.11"
+        results["machine"] = (
+            f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}"
+        )
         results["workers"] = runs.WORKERS
         results["command"] = "python -m bench.real_suites"
         if os.environ.get(proj.APP_PATH_ENV):
