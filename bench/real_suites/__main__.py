@@ -34,7 +34,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Run real Django suites serially, with Django --parallel 2 and with "
         "concurrent_test --workers 2 (cold and warm), and compare every test id's outcome.",
     )
-    parser.add_argument("step", nargs="?", choices=("run", "prepare"), default="run")
+    parser.add_argument(
+        "step",
+        nargs="?",
+        choices=("run", "prepare", "render"),
+        default="run",
+        help="run (the default), prepare (check out and install), or render (rewrite the "
+        "Markdown from the JSON results only)",
+    )
+    parser.add_argument(
+        "--note", help="A sentence about this measurement, kept in the results' header."
+    )
     names = [project.name for project in proj.PROJECTS]
     parser.add_argument("--suite", action="append", choices=names, help="Repeatable.")
     parser.add_argument("--vendor", action="append", choices=proj.VENDORS, help="Repeatable.")
@@ -138,14 +148,21 @@ def main(argv: list[str] | None = None) -> int:
             for project in selected:
                 proj.prepare(project)
             return 0
+        json_path = options.results_dir / f"{RESULTS_NAME}.json"
+        md_path = options.results_dir / f"{RESULTS_NAME}.md"
+        if options.step == "render":
+            results = table.load(json_path)
+            if options.note is not None:
+                results["note"] = options.note
+            table.write(results, json_path, md_path)
+            print(f"Wrote {md_path}")
+            return 0
         missing = [reason for p in selected if (reason := p.missing())]
         if missing:
             raise RealSuitesError("\n".join(missing))
         runners = [r for r in runs.RUNNERS if not options.runner or r in options.runner]
         if options.skip_cold and "concurrent_cold" in runners:
             runners.remove("concurrent_cold")
-        json_path = options.results_dir / f"{RESULTS_NAME}.json"
-        md_path = options.results_dir / f"{RESULTS_NAME}.md"
         default_dir = options.results_dir.resolve() == RESULTS_DIR.resolve()
         logs_name = "logs" if default_dir else f"logs-{options.results_dir.name}"
         options.results_dir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         results["workers"] = runs.WORKERS
         results["command"] = "python -m bench.real_suites"
+        if options.note is not None:
+            results["note"] = options.note
         if os.environ.get(proj.APP_PATH_ENV):
             results["concurrent_test_app_from"] = os.environ[proj.APP_PATH_ENV]
         for project in selected:

@@ -82,7 +82,7 @@ def markdown(results: dict[str, Any]) -> str:
         "(after `python -m bench.real_suites prepare`). Each row is one harness run of every "
         'runner side by side; wall seconds are of the whole command. "ids equal" counts the '
         "test ids (including failing subtests and class-level errors) whose outcome is the "
-        "serial run's.",
+        "serial run's." + (f" {results['note']}" if results.get("note") else ""),
         "",
         "| Suite | Vendor | Tests | Serial verdict | ids equal: --parallel 2 | cold | warm "
         "| Serial s | --parallel 2 s | cold s | warm s | warm / --parallel 2 "
