@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 MISSING = "missing"
 FLAKY = "flaky: differs between two serial runs"
 ORDER = "order dependence: differs under Django --parallel 2 too"
+DJANGO_PARALLEL = "Django --parallel 2 itself differs from serial"
 UNEXPLAINED = "unexplained"
 
 
@@ -72,7 +73,9 @@ def exceptions(runs: dict[str, RunResult]) -> list[Deviation]:
         for test_id, (was, now) in differing(serial.outcomes, result.outcomes).items():
             if test_id in flaky:
                 reason = FLAKY
-            elif name != "django_parallel" and test_id in parallel:
+            elif name == "django_parallel":
+                reason = DJANGO_PARALLEL
+            elif test_id in parallel:
                 reason = ORDER
             else:
                 reason = UNEXPLAINED
