@@ -321,8 +321,8 @@ def inner(options: dict[str, Any]) -> None:
     django.setup()
     from django.db import connections
 
-    from concurrent_test_app.databases import WorkerDatabases
-    from concurrent_test_app.template import TemplateBuilder
+    from concurrent_test_app.databases.slots import WorkerDatabases
+    from concurrent_test_app.databases.template import TemplateBuilder
 
     counts = [int(n) for n in options["workers"]]
     runs, root = int(options["runs"]), Path(options["root"])

@@ -262,7 +262,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand
 
-from concurrent_test_app.template import TemplateBuilder, template_aliases
+from concurrent_test_app.databases.template import TemplateBuilder, template_aliases
 
 
 class Command(BaseCommand):

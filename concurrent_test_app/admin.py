@@ -17,9 +17,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from . import charts
-from .history import FLAKY_WINDOW
-from .models import Case, CaseResult, Run, UnitTiming, WorkerStat
+from concurrent_test_app.history import FLAKY_WINDOW, charts
+from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat
 
 logger = logging.getLogger(__name__)
 

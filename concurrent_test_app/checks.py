@@ -29,9 +29,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.utils import load_backend
 
-from .conf import ENVIRONMENT_PROPERTIES, app_settings
-from .exceptions import ConfigurationError
-from .timeouts import check_hierarchy
+from concurrent_test_app.conf import ENVIRONMENT_PROPERTIES, app_settings
+from concurrent_test_app.exceptions import ConfigurationError
+from concurrent_test_app.timeouts import check_hierarchy
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def check_timings_file(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             ]
         return []
     # Imported here: history imports the models, which need the app registry.
-    from .history import read_timings_file
+    from concurrent_test_app.history import read_timings_file
 
     try:
         read_timings_file(path, source="settings.TEST_TIMINGS_FILE")

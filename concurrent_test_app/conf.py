@@ -15,7 +15,7 @@ from typing import Any
 import environ
 from django.conf import settings
 
-from .exceptions import ConfigurationError
+from concurrent_test_app.exceptions import ConfigurationError
 
 # Long enough that a healthy 30-minute suite is never cut short: one work unit may take up
 # to an hour, the whole run two.

@@ -2,9 +2,9 @@
 
 Discovery, ``-k``, tags, ``--shuffle``, ``--reverse``, checks and the final report are Django's
 and unittest's own; what changes is that the suite handed to unittest's TextTestRunner is a
-:class:`ConcurrentSuite`, which runs the work units on a :class:`~.pool.WorkerPool` and replays
-every test onto the one result unittest prints. A project with its own DiscoverRunner subclass
-keeps its hooks by subclassing this class instead (see the README).
+:class:`ConcurrentSuite`, which runs the work units on a :class:`~.execution.pool.WorkerPool`
+and replays every test onto the one result unittest prints. A project with its own
+DiscoverRunner subclass keeps its hooks by subclassing this class instead (see the README).
 """
 
 from __future__ import annotations
@@ -23,18 +23,23 @@ from typing import Any
 from django.db import connections
 from django.test.runner import DiscoverRunner
 
-from . import history, logs, reporting
-from .checks import unsupported_engines
-from .conf import app_settings
-from .databases import WorkerDatabases
-from .exceptions import ConfigurationError, DatabaseSetupError
-from .pool import PoolLimits, PoolOutcome, WorkerPool, WorkerStartError
-from .results import Ledger, ReplayResultMixin, RunReport, WorkUnitSpec
-from .scaling import decide_workers
-from .scheduler import DEFAULT_SCHEDULER, SCHEDULERS, shard_units
-from .timeouts import check_hierarchy, class_timeout, limit_for, timeout_for
-from .units import describe_units, group_units, select_units, units_digest
-from .worker import WorkerSpec
+from concurrent_test_app import history
+from concurrent_test_app.checks import unsupported_engines
+from concurrent_test_app.conf import app_settings
+from concurrent_test_app.databases.slots import WorkerDatabases
+from concurrent_test_app.exceptions import ConfigurationError, DatabaseSetupError
+from concurrent_test_app.execution.pool import PoolLimits, PoolOutcome, WorkerPool, WorkerStartError
+from concurrent_test_app.execution.replay import ReplayResultMixin
+from concurrent_test_app.execution.scaling import decide_workers
+from concurrent_test_app.execution.scheduler import DEFAULT_SCHEDULER, SCHEDULERS, shard_units
+from concurrent_test_app.protocol import WorkerSpec, WorkUnitSpec
+from concurrent_test_app.reports import worker_log
+from concurrent_test_app.reports.files import write_json_report
+from concurrent_test_app.reports.junit import write_junit_xml
+from concurrent_test_app.reports.records import Ledger, RunReport
+from concurrent_test_app.reports.summary import print_summary
+from concurrent_test_app.suite import describe_units, group_units, select_units, units_digest
+from concurrent_test_app.timeouts import check_hierarchy, class_timeout, limit_for, timeout_for
 
 logger = logging.getLogger(__name__)
 
@@ -391,11 +396,11 @@ class ConcurrentTestRunner(DiscoverRunner):
         if self.start_method:
             multiprocessing.set_start_method(self.start_method, force=True)
         self.setup_test_environment()
-        logs.configure(self.verbosity)
+        worker_log.configure(self.verbosity)
         try:
             return self._run(test_labels)
         finally:
-            logs.close()
+            worker_log.close()
             self.teardown_test_environment()
 
     def _run(self, test_labels: list[str]) -> int:
@@ -592,12 +597,12 @@ class ConcurrentTestRunner(DiscoverRunner):
                 "as not run (--timeout-global / DJANGO_TEST_TIMEOUT_GLOBAL)."
             )
         for worker in outcome.workers:
-            logs.worker_completed(worker, worker.life_seconds)
+            worker_log.worker_completed(worker, worker.life_seconds)
 
     def make_progress(self, result: Any) -> Any:
         if not self.show_progress:
             return None
-        from .progress import make_progress
+        from concurrent_test_app.reports.progress import make_progress
 
         total = sum(len(unit.tests) for unit in self._units)
         expected = sum(self._expected.values()) / max(self.workers, 1) if self._expected else None
@@ -633,14 +638,14 @@ class ConcurrentTestRunner(DiscoverRunner):
         if self.timings_file is not None:
             history.write_timings_file(self.report, self.timings_file)
         if self.json_report is not None:
-            reporting.write_json_report(self.report, self.json_report)
+            write_json_report(self.report, self.json_report)
         if self.junit_xml is not None:
-            reporting.write_junit_xml(self.report, self.junit_xml)
+            write_junit_xml(self.report, self.junit_xml)
         if self.metrics_file is not None:
-            from .metrics import write_metrics_file
+            from concurrent_test_app.reports.metrics import write_metrics_file
 
             write_metrics_file(self.report, self.metrics_file, self.report.clone_seconds)
-        reporting.print_summary(self.report, self.log, self.verbosity)
+        print_summary(self.report, self.log, self.verbosity)
 
 
 def _pick(flag: float | None, default: float | None) -> float | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from unittest.case import _SubTest  # type: ignore[attr-defined]  # private, stable since 3.4
 
-from .exceptions import ConfigurationError
+from concurrent_test_app.exceptions import ConfigurationError
 
 logger = logging.getLogger(__name__)
 

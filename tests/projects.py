@@ -190,7 +190,7 @@ def add_migration(project: Project) -> None:
 
 
 def naming_kind(name: str) -> str:
-    from concurrent_test_app import naming
+    from concurrent_test_app.databases import naming
 
     parsed = naming.parse(name)
     assert parsed is not None, name

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from django.db.utils import ConnectionHandler
 
-from concurrent_test_app import naming
-from concurrent_test_app.cloning import DatabaseCloner, cloner_for
+from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.cloning import DatabaseCloner, cloner_for
 from concurrent_test_app.exceptions import (
     DatabaseSetupError,
     TemplateInUseError,
@@ -356,7 +356,8 @@ def test_mysql_clone_copies_triggers_routines_generated_columns_and_auto_increme
 SLOT_SCRIPT = """
 import json, pickle
 from django.db import connections
-from concurrent_test_app.databases import WorkerDatabases, connect_worker
+from concurrent_test_app.databases.slots import WorkerDatabases
+from concurrent_test_app.databases.attach import connect_worker
 
 real = connections["default"].settings_dict["NAME"]
 dbs = WorkerDatabases({"default": True, "replica": False}, verbosity=0)

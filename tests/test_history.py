@@ -28,7 +28,7 @@ from concurrent_test_app.history import (
     write_timings_file,
 )
 from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat
-from concurrent_test_app.results import (
+from concurrent_test_app.reports.records import (
     CaseRecord,
     RunReport,
     TemplateRecord,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from concurrent_test_app import naming
+from concurrent_test_app.databases import naming
 from concurrent_test_app.exceptions import UnsafeDatabaseName
 
 FP = "0123456789abcdef" * 4

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from concurrent_test_app.progress import (
+from concurrent_test_app.reports.progress import (
     LiveProgress,
     NullProgress,
     PlainProgress,

@@ -13,8 +13,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from concurrent_test_app.conf import app_settings
+from concurrent_test_app.databases.template import (
+    TemplateBuilder,
+    migration_drift_warning,
+    template_aliases,
+)
 from concurrent_test_app.exceptions import ConcurrentTestError
-from concurrent_test_app.template import TemplateBuilder, migration_drift_warning, template_aliases
 
 
 class Command(BaseCommand):

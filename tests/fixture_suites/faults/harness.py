@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 import pytest
 
-from concurrent_test_app import naming
+from concurrent_test_app.databases import naming
 from tests.conftest import ROOT, SERVERS, _reachable, database_url
 
 FAULTS_DIR = ROOT / "tests" / "fixture_suites" / "faults"

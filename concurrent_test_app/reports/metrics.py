@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, Info, write_to_textfile
 
-from .results import OUTCOMES, RunReport
+from concurrent_test_app.reports.records import OUTCOMES, RunReport
 
 logger = logging.getLogger(__name__)
 

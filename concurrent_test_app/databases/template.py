@@ -13,7 +13,7 @@ every process building templates of the same project and alias:
    then ``createcachetable``), check that every table migrate should have created is there,
    store the bookkeeping, publish under the template's name and mark it complete last.
 
-The bookkeeping is a table in the template itself (see :mod:`concurrent_test_app.cloning.base`)
+The bookkeeping is a table in the template itself (see :mod:`.cloning.base`)
 holding ``fingerprint``, ``schema`` (the schema fingerprint taken after the build),
 ``environment``, ``migrations`` (JSON of the file hashes), ``built_at``, ``mode``, ``applied``
 and ``complete``.
@@ -36,12 +36,16 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 from django.test.utils import get_unique_databases_and_mirrors, override_settings
 
-from . import fingerprint as fingerprints
-from . import naming
-from .cloning import DatabaseCloner, cloner_for
-from .conf import app_settings
-from .exceptions import ConfigurationError, DatabaseUnreachableError, TemplateBuildError
-from .owners import KEPT_KEY, Owner
+from concurrent_test_app.conf import app_settings
+from concurrent_test_app.databases import fingerprint as fingerprints
+from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.cloning import DatabaseCloner, cloner_for
+from concurrent_test_app.databases.owners import KEPT_KEY, Owner
+from concurrent_test_app.exceptions import (
+    ConfigurationError,
+    DatabaseUnreachableError,
+    TemplateBuildError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -377,7 +381,7 @@ class TemplateBuilder:
     def sweep_clones(self, *, stale_kept: bool) -> Sweep:
         """Drop this project's clones that no live run owns; list those it cannot judge.
 
-        Each clone records its owner (:mod:`concurrent_test_app.owners`):
+        Each clone records its owner (:mod:`concurrent_test_app.databases.owners`):
 
         - an owner on this host that is gone: the clone is dropped;
         - an owner on another host: the clone is only listed, since that run cannot be seen;

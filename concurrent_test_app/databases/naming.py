@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .conf import app_settings
-from .exceptions import UnsafeDatabaseName
+from concurrent_test_app.conf import app_settings
+from concurrent_test_app.exceptions import UnsafeDatabaseName
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
-from .base import DatabaseCloner
+from concurrent_test_app.databases.cloning.base import DatabaseCloner
 
 logger = logging.getLogger(__name__)
 

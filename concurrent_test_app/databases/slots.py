@@ -2,8 +2,8 @@
 
 The parent asks :class:`WorkerDatabases` for everything; a worker calls :func:`connect_worker`
 with the plain settings the parent gave it. Every name comes from
-:mod:`concurrent_test_app.naming`; templates are built or reused by
-:mod:`concurrent_test_app.template` and copied by the vendor's cloner.
+:mod:`concurrent_test_app.databases.naming`; templates are built or reused by
+:mod:`concurrent_test_app.databases.template` and copied by the vendor's cloner.
 
 Set-up follows Django's ``setup_databases``: aliases that share one database (same test
 signature) get one template, ``TEST["MIRROR"]`` aliases point at their primary, and the
@@ -35,30 +35,24 @@ from django.test.utils import (  # type: ignore[attr-defined]  # missing from th
     get_unique_databases_and_mirrors,
 )
 
-from . import naming
-from .cloning import DatabaseCloner
-from .cloning.base import TemplateHold
-from .cloning.sqlite import SQLiteCloner, load_into_memory
-from .exceptions import CloneUnavailable, DatabaseSetupError
-from .owners import KEPT_KEY, Owner
-from .results import TemplateRecord
-from .template import (
+from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.attach import EXTRA
+from concurrent_test_app.databases.cloning import DatabaseCloner
+from concurrent_test_app.databases.cloning.base import TemplateHold
+from concurrent_test_app.databases.cloning.sqlite import SQLiteCloner
+from concurrent_test_app.databases.owners import KEPT_KEY, Owner
+from concurrent_test_app.databases.template import (
     Sweep,
     TemplateBuilder,
     TemplateResult,
     migration_drift_warning,
     repoint,
 )
+from concurrent_test_app.exceptions import CloneUnavailable, DatabaseSetupError
+from concurrent_test_app.protocol import WorkerSettings
+from concurrent_test_app.reports.records import TemplateRecord
 
 logger = logging.getLogger(__name__)
-
-WorkerSettings = dict[str, dict[str, Any]]
-
-# The private key, in a worker's settings dict, of what connect_worker needs beyond settings.
-EXTRA = "_concurrent_test"
-
-# Connections that keep each worker's in-memory SQLite databases alive.
-_MEMORY_KEEPERS: list[Any] = []
 
 # How often set-up makes a template ready again when a build replaced or dropped it between
 # "it is current" and the run's hold on it (each time, that build had to finish first).
@@ -456,28 +450,3 @@ def _kept(name: str) -> bool:
     """Return whether the clone ``name`` has the fixed name a --keepdb run keeps."""
     parsed = naming.parse(name)
     return parsed is not None and parsed.token == naming.KEEPDB_TOKEN
-
-
-def connect_worker(slot: int, worker_settings: WorkerSettings, restore: bool) -> None:
-    """Point this worker process's connections at its own clones.
-
-    ``restore`` is true in a spawned process, whose settings still name the real databases;
-    there the serialized contents come along with the settings too.
-    """
-    for alias, given in worker_settings.items():
-        settings_dict = dict(given)
-        extra = settings_dict.pop(EXTRA, {}) or {}
-        connection: Any = connections[alias]
-        # Under fork the parent closed every connection first; a stale one must not be reused.
-        connection.close()
-        if extra.get("load"):
-            _MEMORY_KEEPERS.append(load_into_memory(extra["load"], settings_dict["NAME"]))
-        # Updated in place: threads and new connection objects read this same dict.
-        connection.settings_dict.update(settings_dict)
-        serialized = extra.get("serialized")
-        if serialized is not None and (
-            restore or not hasattr(connection, "_test_serialized_contents")
-        ):
-            connection._test_serialized_contents = serialized
-        if extra.get("debug_sql"):
-            connection.force_debug_cursor = True

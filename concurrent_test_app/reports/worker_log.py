@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from .conf import app_settings
-from .results import WorkerRecord
+from concurrent_test_app.conf import app_settings
+from concurrent_test_app.reports.records import WorkerRecord
 
 logger = logging.getLogger(__name__)
 

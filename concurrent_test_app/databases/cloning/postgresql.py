@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .. import naming
-from .base import DatabaseCloner, TemplateBusy
+from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.cloning.base import DatabaseCloner, TemplateBusy
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ The fingerprint of an alias hashes
 
 Loading the migration modules runs their top-level code, which may touch the connection; the
 caller points the alias at a database that exists first (see
-:meth:`concurrent_test_app.template.TemplateBuilder.fingerprint`).
+:meth:`concurrent_test_app.databases.template.TemplateBuilder.fingerprint`).
 
 It is split into an *environment* part and the per-migration file hashes, so that
-:mod:`concurrent_test_app.template` can tell "only migrations were added on top" from
+:mod:`concurrent_test_app.databases.template` can tell "only migrations were added on top" from
 anything else. After a build, :func:`schema_fingerprint` hashes the schema itself.
 """
 
@@ -47,7 +47,7 @@ from django.db.migrations.state import ModelState, ProjectState
 from django.db.migrations.writer import MigrationWriter
 from django.db.models.signals import post_migrate
 
-from .conf import app_settings
+from concurrent_test_app.conf import app_settings
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .. import naming
-from .base import DatabaseCloner
+from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.cloning.base import DatabaseCloner
 
 logger = logging.getLogger(__name__)
 

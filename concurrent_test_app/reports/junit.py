@@ -1,33 +1,21 @@
-"""What a run leaves for CI and people: the JSON report, JUnit XML and the end-of-run summary.
-
-Every writer takes the :class:`~concurrent_test_app.results.RunReport` the runner built and a
-path; none of them looks at the run itself, so a report can be rewritten from a stored one.
-Files are written to a temporary name beside the target and renamed into place, so a CI step
-that uploads a report never sees half of one.
-"""
+"""JUnit XML from the run's record: one testcase per id unittest reports."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import socket
-import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .results import CaseRecord, RunReport
+from concurrent_test_app.reports.files import _write_atomic
+from concurrent_test_app.reports.records import CaseRecord, RunReport
 
 logger = logging.getLogger(__name__)
-
-# How many of the slowest tests the summary lists, by verbosity.
-SLOWEST_AT_VERBOSITY = {1: 10, 2: 25}
-SLOWEST_MAX = 50
 
 # unittest names a class- or module-level event "<hook> (<class or module>)".
 _HOOK_ID = re.compile(
@@ -56,33 +44,6 @@ JUNIT_KIND = {
     "expected_failure": "skipped",
     "not_run": "skipped",
 }
-
-
-# -- files -------------------------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_report(report: RunReport, path: Path) -> None:
-    """Write the run's JSON report (the shape of :meth:`RunReport.to_dict`) to ``path``."""
-    text = json.dumps(report.to_dict(), indent=2, allow_nan=False)
-    _write_atomic(Path(path), (text + "\n").encode("utf-8"))
-    logger.debug("Wrote the JSON report to %s", path)
-
-
-# -- JUnit XML ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -266,85 +227,3 @@ def write_junit_xml(report: RunReport, path: Path) -> None:
     data = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     _write_atomic(Path(path), data + b"\n")
     logger.debug("Wrote JUnit XML to %s", path)
-
-
-# -- console summary ---------------------------------------------------------------------------
-
-
-def _seconds(value: float) -> str:
-    if value >= 60:
-        minutes, seconds = divmod(value, 60)
-        return f"{int(minutes)}m{seconds:04.1f}s"
-    return f"{value:.2f}s"
-
-
-def slowest(report: RunReport, count: int) -> list[CaseRecord]:
-    """Return the ``count`` slowest tests that ran, slowest first."""
-    # Subtests, skips and class-level entries carry no time of their own.
-    ran = [r for r in report.tests if r.outcome != "not_run" and r.duration > 0]
-    return sorted(ran, key=lambda record: record.duration, reverse=True)[:count]
-
-
-def print_summary(report: RunReport, write: Callable[[str], None], verbosity: int) -> None:
-    """Write the end-of-run summary, one line per ``write`` call; nothing at verbosity 0.
-
-    It lists the set-up time (templates, worker start-up, class and module fixtures), each
-    template and whether it was reused or built, each worker's utilisation (busy seconds over
-    the run's wall seconds) and the slowest tests.
-    """
-    if verbosity <= 0:
-        return
-    summary = report.summary
-    wall = float(summary.get("wall_seconds", report.finished_at - report.started_at))
-    where = ", ".join(
-        part for part in (f"shard {report.shard}" if report.shard else "", report.vendor) if part
-    )
-    write(
-        f"Concurrent run: {summary.get('tests_run', 0)} tests in {_seconds(wall)} "
-        f"on {summary.get('workers', len(report.workers))} workers"
-        + (f" ({where})" if where else "")
-    )
-
-    template_seconds = sum(t.seconds for t in report.templates)
-    worker_setup = max((w.setup_seconds for w in report.workers), default=0.0)
-    fixture_setup = sum(u.setup_seconds for u in report.units)
-    write(
-        f"Set-up: {_seconds(template_seconds + worker_setup)} before the first test "
-        f"(templates {_seconds(template_seconds)}, slowest worker start-up "
-        f"{_seconds(worker_setup)})"
-    )
-    write(f"Class and module fixtures (setUpClass, setUpModule): {_seconds(fixture_setup)} in all")
-
-    if report.templates:
-        write("Templates:")
-        for template in report.templates:
-            state = "reused" if template.reused else "built"
-            write(
-                f"  {template.alias}: {template.name} [{template.fingerprint}] "
-                f"{state} in {_seconds(template.seconds)}"
-            )
-
-    if report.workers:
-        write("Workers (busy / wall):")
-        for worker in sorted(report.workers, key=lambda w: w.slot):
-            share = worker.busy_seconds / wall if wall > 0 else 0.0
-            extra = []
-            if worker.restarts:
-                extra.append(f"restarts {worker.restarts}")
-            if worker.recycles:
-                extra.append(f"recycled {worker.recycles}")
-            write(
-                f"  worker {worker.slot}: {share:6.1%}  busy {_seconds(worker.busy_seconds)}"
-                f" of {_seconds(wall)}, {worker.tests} tests, {worker.queries} queries, "
-                f"peak {worker.memory_peak_mb:.1f}MB"
-                + (f", {', '.join(extra)}" if extra else "")
-                + (f"  ({worker.database})" if worker.database and verbosity >= 2 else "")
-            )
-
-    count = SLOWEST_AT_VERBOSITY.get(verbosity, SLOWEST_MAX)
-    top = slowest(report, count)
-    if top:
-        write(f"Slowest {len(top)} tests:")
-        for record in top:
-            on = f"  [worker {record.worker}]" if record.worker is not None else ""
-            write(f"  {record.duration:8.3f}s  {record.id}{on}")

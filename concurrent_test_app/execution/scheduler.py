@@ -13,8 +13,8 @@ import statistics
 from collections import deque
 from collections.abc import Mapping, Sequence
 
-from .exceptions import ConfigurationError
-from .results import RunUnit, WorkUnitSpec
+from concurrent_test_app.exceptions import ConfigurationError
+from concurrent_test_app.protocol import RunUnit, WorkUnitSpec
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from django.test import TestCase, TransactionTestCase
 from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
-from .results import CaseInfo, WorkUnitSpec
+from concurrent_test_app.protocol import CaseInfo, WorkUnitSpec
 
 
 def has_module_fixtures(test: unittest.TestCase) -> bool:

@@ -1,7 +1,7 @@
 """What every vendor's cloner does: policy in public methods, mechanism in underscore hooks.
 
 A cloner works for one alias and only ever on databases whose names
-:mod:`concurrent_test_app.naming` derived: every public method that creates, clones, renames
+:mod:`..naming` derived: every public method that creates, clones, renames
 or drops a database checks its names first. It opens its own connections (to the server, or
 to one named database) and never touches ``django.db.connections``, so it is safe to use from
 several threads at once.
@@ -11,7 +11,7 @@ The template's bookkeeping lives in a small table inside the template itself
 the build, the hash of every migration file it was built from, when it was built, and whether
 the build completed. Clones copy the table, so a clone kept with ``--keepdb`` can prove which
 fingerprint it was cloned from. The table is no model's, so Django's flush and serialization
-never see it. A clone's table also records its owner (see :mod:`concurrent_test_app.owners`).
+never see it. A clone's table also records its owner (see :mod:`..owners`).
 
 Runs and builds share templates through three kinds of claim, each a vendor mechanism behind
 one policy here: :meth:`DatabaseCloner.hold` (shared, for a run's whole life: the template is
@@ -31,10 +31,14 @@ from typing import Any, ClassVar
 
 from django.db.backends.base.base import NO_DB_ALIAS
 
-from .. import naming
-from ..exceptions import DatabaseSetupError, DatabaseUnreachableError, TemplateInUseError
-from ..fingerprint import schema_fingerprint
-from ..owners import Owner
+from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.fingerprint import schema_fingerprint
+from concurrent_test_app.databases.owners import Owner
+from concurrent_test_app.exceptions import (
+    DatabaseSetupError,
+    DatabaseUnreachableError,
+    TemplateInUseError,
+)
 
 logger = logging.getLogger(__name__)
 

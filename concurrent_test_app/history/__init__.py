@@ -30,10 +30,10 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from .conf import app_settings
-from .exceptions import ConfigurationError
-from .models import Case, CaseResult, Run, UnitTiming, WorkerStat, case_digest
-from .results import RunReport
+from concurrent_test_app.conf import app_settings
+from concurrent_test_app.exceptions import ConfigurationError
+from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat, case_digest
+from concurrent_test_app.reports.records import RunReport
 
 logger = logging.getLogger(__name__)
 

@@ -25,31 +25,30 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from . import processes
-from .databases import WorkerDatabases
-from .exceptions import CloneUnavailable
-from .results import (
+from concurrent_test_app import processes
+from concurrent_test_app.databases.slots import WorkerDatabases
+from concurrent_test_app.exceptions import CloneUnavailable
+from concurrent_test_app.execution.replay import replay
+from concurrent_test_app.execution.scaling import MemoryGate, rss_mb
+from concurrent_test_app.execution.scheduler import Scheduler
+from concurrent_test_app.protocol import (
     CaseCalls,
     CaseInfo,
     CaseStarted,
     FixtureDone,
     FixtureStarted,
-    Ledger,
     ResultCall,
     RunUnit,
     StopWorker,
     UnitDone,
-    UnitRecord,
     UnitStarted,
     WorkerFailed,
     WorkerReady,
-    WorkerRecord,
+    WorkerSpec,
     WorkUnitSpec,
-    replay,
 )
-from .scaling import MemoryGate, rss_mb
-from .scheduler import Scheduler
-from .worker import WorkerSpec, worker_main
+from concurrent_test_app.reports.records import Ledger, UnitRecord, WorkerRecord
+from concurrent_test_app.worker.main import worker_main
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conf import app_settings
-from .exceptions import ConfigurationError
+from concurrent_test_app.conf import app_settings
+from concurrent_test_app.exceptions import ConfigurationError
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 unittest runs setUpClass, tearDownClass, setUpModule and tearDownModule from private hooks of
 ``TestSuite`` (the same since Python 3.4). :class:`FixtureSuite` wraps each of them so that
-the parent knows, through :class:`~.results.FixtureStarted` and :class:`~.results.FixtureDone`,
+the parent knows, through :class:`~..protocol.FixtureStarted` and :class:`~..protocol.FixtureDone`,
 when a worker is inside one: a worker that dies or hangs there is reported under the
 fixture's pseudo-id, as serial reports an exception raised there, and the fixture is timed
 as one test.

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..exceptions import ConfigurationError
-from .base import DatabaseCloner
-from .mysql import MySQLCloner
-from .postgresql import PostgreSQLCloner
-from .sqlite import SQLiteCloner
+from concurrent_test_app.databases.cloning.base import DatabaseCloner
+from concurrent_test_app.databases.cloning.mysql import MySQLCloner
+from concurrent_test_app.databases.cloning.postgresql import PostgreSQLCloner
+from concurrent_test_app.databases.cloning.sqlite import SQLiteCloner
+from concurrent_test_app.exceptions import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
