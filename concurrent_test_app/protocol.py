@@ -14,6 +14,9 @@ from typing import Any
 # The plain settings a worker connects with, per alias (see databases.attach).
 WorkerSettings = dict[str, dict[str, Any]]
 
+# What a spawned worker calls with WorkerSpec.runner_path to rebuild the parent's runner class.
+RUNNER_FACTORY = "concurrent_test_app.runner.concurrent_runner_class"
+
 
 @dataclass(frozen=True)
 class CaseInfo:

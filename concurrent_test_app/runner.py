@@ -27,8 +27,8 @@ from concurrent_test_app import history
 from concurrent_test_app.checks import unsupported_engines
 from concurrent_test_app.conf import app_settings
 from concurrent_test_app.databases.slots import WorkerDatabases
-from concurrent_test_app.exceptions import ConfigurationError, DatabaseSetupError
-from concurrent_test_app.execution.pool import PoolLimits, PoolOutcome, WorkerPool, WorkerStartError
+from concurrent_test_app.exceptions import ConfigurationError, DatabaseSetupError, WorkerStartError
+from concurrent_test_app.execution.pool import PoolLimits, PoolOutcome, WorkerPool
 from concurrent_test_app.execution.replay import ReplayResultMixin
 from concurrent_test_app.execution.scaling import decide_workers
 from concurrent_test_app.execution.scheduler import DEFAULT_SCHEDULER, SCHEDULERS, shard_units

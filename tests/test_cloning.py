@@ -23,7 +23,7 @@ from concurrent_test_app.databases.cloning import DatabaseCloner, cloner_for
 from concurrent_test_app.exceptions import (
     DatabaseSetupError,
     TemplateInUseError,
-    UnsafeDatabaseName,
+    UnsafeDatabaseNameError,
 )
 
 FP = "c0ffee" * 10 + "abcd"
@@ -150,17 +150,17 @@ def test_only_derived_names_are_ever_touched(setup: Setup) -> None:
     template = setup.publish(*PARENT_CHILD)
     clone = naming.clone_name(template, 1, "abc123")
     real = setup.connection.settings_dict["NAME"]
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.clone(real, clone)  # never clone from the real database
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.clone(template, real)
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.drop(real)
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.drop("postgres")
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.create(template)  # only a build under its temporary name is created
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.clone(clone, naming.clone_name(template, 2, "abc123"))  # not a template
     assert real not in setup.cloner.list_names(setup.prefix)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from concurrent_test_app.conf import app_settings
-from concurrent_test_app.exceptions import UnsafeDatabaseName
+from concurrent_test_app.exceptions import UnsafeDatabaseNameError
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +77,18 @@ def _seal(body: str) -> str:
     check = hashlib.sha256(_SEAL + body.encode()).hexdigest()[:4]
     name = f"{body}_{check}"
     if len(name) > MAX_NAME_LENGTH:  # a bug here, never a user error: prefixes are capped
-        raise UnsafeDatabaseName(f"The derived name {name!r} is longer than {MAX_NAME_LENGTH}.")
+        raise UnsafeDatabaseNameError(
+            f"The derived name {name!r} is longer than {MAX_NAME_LENGTH}."
+        )
     return name
 
 
 def _short(fingerprint: str) -> str:
     short = fingerprint[:FINGERPRINT_DIGITS].lower()
     if not re.fullmatch(r"[0-9a-f]{12}", short):
-        raise ValueError(f"A fingerprint must start with 12 hex digits, not {fingerprint!r}.")
+        raise UnsafeDatabaseNameError(
+            f"A fingerprint must start with 12 hex digits, not {fingerprint!r}."
+        )
     return short
 
 
@@ -138,9 +142,11 @@ def clone_name(template: str, slot: int, run_token: str) -> str:
     """Return worker ``slot``'s clone of ``template`` for the run holding ``run_token``."""
     parsed = assert_derived(template, kind=TEMPLATE)
     if not re.fullmatch(r"[a-z0-9]{6}", run_token):
-        raise ValueError(f"A run token is 6 lowercase letters or digits, not {run_token!r}.")
+        raise UnsafeDatabaseNameError(
+            f"A run token is 6 lowercase letters or digits, not {run_token!r}."
+        )
     if not 0 < slot < 10_000:
-        raise ValueError(f"A worker slot is between 1 and 9999, not {slot!r}.")
+        raise UnsafeDatabaseNameError(f"A worker slot is between 1 and 9999, not {slot!r}.")
     return _seal(f"{parsed.prefix}_{CLONE}{slot}_{parsed.fingerprint}_{run_token}")
 
 
@@ -173,17 +179,17 @@ def parse(name: str) -> DerivedName | None:
 
 
 def assert_derived(name: Any, kind: str | None = None) -> DerivedName:
-    """Return the parts of ``name``; raise UnsafeDatabaseName unless this module derived it."""
+    """Return the parts of ``name``; raise UnsafeDatabaseNameError unless this module derived it."""
     parsed = parse(str(name)) if isinstance(name, (str, Path)) and name else None
     if parsed is None or (parsed.kind in (TEMPLATE, BUILDING)) != (parsed.token is None):
-        raise UnsafeDatabaseName(
+        raise UnsafeDatabaseNameError(
             f"Refusing to touch the database {name!r}: its name was not derived by "
             "concurrent_test_app, which only ever creates, clones or drops its own templates "
             "and worker clones."
         )
     if kind is not None and parsed.kind != kind:
         wanted = {TEMPLATE: "a template", BUILDING: "a template being built", CLONE: "a clone"}
-        raise UnsafeDatabaseName(
+        raise UnsafeDatabaseNameError(
             f"Refusing to use the database {name!r} here: it is not {wanted.get(kind, kind)}."
         )
     return parsed

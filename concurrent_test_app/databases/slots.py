@@ -48,7 +48,7 @@ from concurrent_test_app.databases.template import (
     migration_drift_warning,
     repoint,
 )
-from concurrent_test_app.exceptions import CloneUnavailable, DatabaseSetupError
+from concurrent_test_app.exceptions import CloneUnavailableError, DatabaseSetupError
 from concurrent_test_app.protocol import WorkerSettings
 from concurrent_test_app.reports.records import TemplateRecord
 
@@ -253,7 +253,7 @@ class WorkerDatabases:
         The first call for a slot under ``--keepdb`` reuses a kept clone whose fingerprint
         matches, unless another run has claimed it; any later call (a replaced worker) always
         makes a fresh clone. Once workers run, a clone that cannot be made raises
-        CloneUnavailable: the run goes on without that worker.
+        CloneUnavailableError: the run goes on without that worker.
         """
         return self.prepare_slots([slot])[slot]
 
@@ -268,7 +268,7 @@ class WorkerDatabases:
             if not mid_run:
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise CloneUnavailable(
+            raise CloneUnavailableError(
                 f"Worker {', '.join(map(str, slots))} could not get a fresh clone "
                 f"({type(exc).__name__}: {first})"
             ) from exc

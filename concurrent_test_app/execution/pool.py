@@ -27,7 +27,7 @@ from typing import Any
 
 from concurrent_test_app import processes
 from concurrent_test_app.databases.slots import WorkerDatabases
-from concurrent_test_app.exceptions import CloneUnavailable
+from concurrent_test_app.exceptions import CloneUnavailableError, WorkerStartError
 from concurrent_test_app.execution.replay import replay
 from concurrent_test_app.execution.scaling import MemoryGate, rss_mb
 from concurrent_test_app.execution.scheduler import Scheduler
@@ -797,7 +797,7 @@ class WorkerPool:
         """Start a worker in ``slot`` on a fresh clone; without one, go on without the slot."""
         try:
             settings = self.databases.prepare_slot(slot)
-        except CloneUnavailable as exc:
+        except CloneUnavailableError as exc:
             self._lose_slot(slot, str(exc))
             return
         self._start(slot, settings)
@@ -825,14 +825,6 @@ class WorkerPool:
             unit = self.units[item.unit]
             for test in item.tests:
                 self.ledger.mark_not_run(unit, test, reason)
-
-
-class WorkerStartError(Exception):
-    """A worker could not set itself up (its database, or discovering the suite)."""
-
-    def __init__(self, slot: int, message: str) -> None:
-        super().__init__(f"Worker {slot} could not start: {message}")
-        self.slot = slot
 
 
 _OUTCOME_CALLS = {

@@ -18,9 +18,13 @@ import unittest
 import warnings
 from multiprocessing.connection import Connection
 
+from django.utils.module_loading import import_string
+
 from concurrent_test_app import processes
 from concurrent_test_app.databases.attach import connect_worker
+from concurrent_test_app.exceptions import SuiteMismatchError
 from concurrent_test_app.protocol import (
+    RUNNER_FACTORY,
     FixtureDone,
     FixtureStarted,
     RunUnit,
@@ -43,9 +47,9 @@ def _rebuild_units(spec: WorkerSpec) -> list[list[unittest.TestCase]]:
     import django
 
     django.setup()
-    from concurrent_test_app.runner import (
-        concurrent_runner_class,  # imports models: only after setup()
-    )
+    # By its dotted path, at run time: the worker never imports the parent's runner module
+    # (import-linter keeps it so); the runner imports models, so only after setup() anyway.
+    concurrent_runner_class = import_string(RUNNER_FACTORY)
 
     # A forked worker inherits the warning filters TextTestRunner.run() set in the parent; a
     # spawned one sets the same, so a test sees the warnings it would see in serial.
@@ -66,7 +70,7 @@ def _rebuild_units(spec: WorkerSpec) -> list[list[unittest.TestCase]]:
     if spec.selection is not None:
         groups, units = select_units(groups, units, spec.selection)
     if units_digest(units) != spec.units_digest:
-        raise RuntimeError(
+        raise SuiteMismatchError(
             "The worker discovered a different suite than the parent; make test discovery "
             "deterministic or use --start-method fork."
         )

@@ -37,6 +37,7 @@ from concurrent_test_app.databases.owners import Owner
 from concurrent_test_app.exceptions import (
     DatabaseSetupError,
     DatabaseUnreachableError,
+    TemplateBusyError,
     TemplateInUseError,
 )
 
@@ -44,10 +45,6 @@ logger = logging.getLogger(__name__)
 
 # Where a wait is told to the user: the command's output, the run's log (once per change).
 Say = Callable[[str], None]
-
-
-class TemplateBusy(Exception):
-    """A vendor's clone found its template in use after all (raised by ``_clone`` hooks)."""
 
 
 class TemplateHold:
@@ -301,7 +298,9 @@ class DatabaseCloner:
                 try:
                     self._clone(source, target)
                     return
-                except TemplateBusy:  # another session connected between the look and the clone
+                except (
+                    TemplateBusyError
+                ):  # another session connected between the look and the clone
                     sessions = self._sessions(source)
             waited = time.monotonic() - started
             if sessions and waited >= self.stray_session_grace and not ended:

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from concurrent_test_app.databases import naming
-from concurrent_test_app.databases.cloning.base import DatabaseCloner, TemplateBusy
+from concurrent_test_app.databases.cloning.base import DatabaseCloner
+from concurrent_test_app.exceptions import TemplateBusyError
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class PostgreSQLCloner(DatabaseCloner):
                 cursor.execute(sql)
             except Exception as exc:
                 if _pgcode(exc) == OBJECT_IN_USE:
-                    raise TemplateBusy(str(exc)) from exc
+                    raise TemplateBusyError(str(exc)) from exc
                 raise
 
     @staticmethod
