@@ -35,6 +35,7 @@ from concurrent_test_app.reports.records import (
     UnitRecord,
     WorkerRecord,
 )
+from tests import dbserver
 
 START = 1_790_000_000.0  # a fixed moment, so runs sort the way they were made
 SUMMARY_KEYS = {
@@ -524,37 +525,13 @@ print(json.dumps({
 
 
 def create_database(vendor: str, name: str) -> None:
-    if vendor == "postgresql":
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-    elif vendor == "mysql":
-        import MySQLdb
-
-        conn = MySQLdb.connect(host="127.0.0.1", user="root", password="")
-        conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        conn.close()
+    if vendor != "sqlite":
+        dbserver.create_database(vendor, name)
 
 
 def drop_database(vendor: str, name: str) -> None:
-    if vendor == "postgresql":
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
-    elif vendor == "mysql":
-        import MySQLdb
-
-        conn = MySQLdb.connect(host="127.0.0.1", user="root", password="")
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
+    if vendor != "sqlite":
+        dbserver.drop_database(vendor, name)
 
 
 def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
