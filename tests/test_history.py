@@ -249,7 +249,7 @@ def test_a_requeued_unit_adds_up_and_never_counts_less_than_its_tests() -> None:
 
 @pytest.mark.django_db
 def test_missing_tables_warn_once_and_record_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    history._warned_missing.clear()
+    history.store._warned_missing.clear()
     with connection.cursor() as cursor:
         # SQLite's DDL is transactional: the test's rollback brings the table back.
         cursor.execute(f"DROP TABLE {WorkerStat._meta.db_table}")

@@ -14,7 +14,7 @@ from concurrent_test_app.reports.records import RunReport
 logger = logging.getLogger(__name__)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,5 +31,5 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def write_json_report(report: RunReport, path: Path) -> None:
     """Write the run's JSON report (the shape of :meth:`RunReport.to_dict`) to ``path``."""
     text = json.dumps(report.to_dict(), indent=2, allow_nan=False)
-    _write_atomic(Path(path), (text + "\n").encode("utf-8"))
+    write_atomic(Path(path), (text + "\n").encode("utf-8"))
     logger.debug("Wrote the JSON report to %s", path)

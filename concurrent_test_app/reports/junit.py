@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from concurrent_test_app.reports.files import _write_atomic
+from concurrent_test_app.reports.files import write_atomic
 from concurrent_test_app.reports.records import CaseRecord, RunReport
 
 logger = logging.getLogger(__name__)
@@ -225,5 +225,5 @@ def write_junit_xml(report: RunReport, path: Path) -> None:
     root = build_junit_xml(report)
     ET.indent(root)
     data = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    _write_atomic(Path(path), data + b"\n")
+    write_atomic(Path(path), data + b"\n")
     logger.debug("Wrote JUnit XML to %s", path)

@@ -8,11 +8,12 @@ clone times, which are a histogram (one observation per cloned database).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, Info, write_to_textfile
 
-from concurrent_test_app.reports.records import OUTCOMES, RunReport
+from concurrent_test_app.reports.records import OUTCOMES, RunReport, WorkerRecord
 
 logger = logging.getLogger(__name__)
 
@@ -31,38 +32,74 @@ SUMMARY_KEY = {
 
 CLONE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
+# Gauges of the whole run: name (after the prefix), help, value from the report and its wall
+# seconds.
+RUN_GAUGES: tuple[tuple[str, str, Callable[[RunReport, float], float]], ...] = (
+    ("run_duration_seconds", "Wall-clock seconds of the run.", lambda report, wall: wall),
+    (
+        "run_finished_timestamp_seconds",
+        "When the run finished, in seconds since the epoch.",
+        lambda report, wall: report.finished_at,
+    ),
+    (
+        "run_successful",
+        "1 when the run passed as Django's serial runner would judge it, else 0.",
+        lambda report, wall: 1 if report.summary.get("successful") else 0,
+    ),
+    ("exit_status", "The exit status of the command.", lambda report, wall: report.exit_status),
+    (
+        "tests_run",
+        "Tests run, as unittest counts them.",
+        lambda report, wall: report.summary.get("tests_run", 0),
+    ),
+)
+
+# Gauges of each worker, labelled by its slot: name, help, value from the worker and the wall.
+WORKER_GAUGES: tuple[tuple[str, str, Callable[[WorkerRecord, float], float]], ...] = (
+    (
+        "worker_busy_seconds",
+        "Seconds each worker spent running work units.",
+        lambda worker, wall: worker.busy_seconds,
+    ),
+    (
+        "worker_utilisation_ratio",
+        "Each worker's busy seconds over the run's wall seconds.",
+        lambda worker, wall: worker.busy_seconds / wall if wall > 0 else 0.0,
+    ),
+    ("worker_tests", "Tests each worker ran.", lambda worker, wall: worker.tests),
+    ("worker_queries", "SQL queries each worker ran.", lambda worker, wall: worker.queries),
+    (
+        "worker_memory_peak_bytes",
+        "Peak resident memory of each worker.",
+        lambda worker, wall: worker.memory_peak_mb * 1024 * 1024,
+    ),
+    (
+        "worker_restarts",
+        "Times each worker slot was restarted after a crash or timeout.",
+        lambda worker, wall: worker.restarts,
+    ),
+)
+
 
 def build_registry(report: RunReport, clone_seconds: list[float]) -> CollectorRegistry:
     """Return a registry holding the metrics of ``report`` and the given clone times."""
     registry = CollectorRegistry()
-    summary = report.summary
-    wall = float(summary.get("wall_seconds", report.finished_at - report.started_at))
+    wall = float(report.summary.get("wall_seconds", report.finished_at - report.started_at))
+    _add_run(registry, report, wall)
+    _add_workers(registry, report, wall)
+    _add_databases(registry, report, clone_seconds)
+    return registry
 
+
+def _add_run(registry: CollectorRegistry, report: RunReport, wall: float) -> None:
+    """Add what the run was, how it ended and its tests by outcome."""
     Info(
         f"{PREFIX}_run",
         "The run these metrics describe.",
         registry=registry,
     ).info({"shard": report.shard or "", "vendor": report.vendor})
-    Gauge(
-        f"{PREFIX}_run_duration_seconds", "Wall-clock seconds of the run.", registry=registry
-    ).set(wall)
-    Gauge(
-        f"{PREFIX}_run_finished_timestamp_seconds",
-        "When the run finished, in seconds since the epoch.",
-        registry=registry,
-    ).set(report.finished_at)
-    Gauge(
-        f"{PREFIX}_run_successful",
-        "1 when the run passed as Django's serial runner would judge it, else 0.",
-        registry=registry,
-    ).set(1 if summary.get("successful") else 0)
-    Gauge(f"{PREFIX}_exit_status", "The exit status of the command.", registry=registry).set(
-        report.exit_status
-    )
-    Gauge(f"{PREFIX}_tests_run", "Tests run, as unittest counts them.", registry=registry).set(
-        summary.get("tests_run", 0)
-    )
-
+    for name, description, value in RUN_GAUGES:
+        Gauge(f"{PREFIX}_{name}", description, registry=registry).set(value(report, wall))
     by_outcome = Gauge(
         f"{PREFIX}_tests",
         "Tests by outcome (failures and errors as unittest counts them).",
@@ -70,49 +107,24 @@ def build_registry(report: RunReport, clone_seconds: list[float]) -> CollectorRe
         registry=registry,
     )
     for outcome in OUTCOMES:
-        by_outcome.labels(outcome=outcome).set(summary.get(SUMMARY_KEY[outcome], 0))
+        by_outcome.labels(outcome=outcome).set(report.summary.get(SUMMARY_KEY[outcome], 0))
 
+
+def _add_workers(registry: CollectorRegistry, report: RunReport, wall: float) -> None:
+    """Add how many workers the run used, and each one's load and memory."""
     Gauge(f"{PREFIX}_workers", "Worker processes used.", registry=registry).set(
-        summary.get("workers", len(report.workers))
+        report.summary.get("workers", len(report.workers))
     )
-    labels = ["worker"]
-    busy = Gauge(
-        f"{PREFIX}_worker_busy_seconds",
-        "Seconds each worker spent running work units.",
-        labels,
-        registry=registry,
-    )
-    utilisation = Gauge(
-        f"{PREFIX}_worker_utilisation_ratio",
-        "Each worker's busy seconds over the run's wall seconds.",
-        labels,
-        registry=registry,
-    )
-    tests = Gauge(f"{PREFIX}_worker_tests", "Tests each worker ran.", labels, registry=registry)
-    queries = Gauge(
-        f"{PREFIX}_worker_queries", "SQL queries each worker ran.", labels, registry=registry
-    )
-    memory = Gauge(
-        f"{PREFIX}_worker_memory_peak_bytes",
-        "Peak resident memory of each worker.",
-        labels,
-        registry=registry,
-    )
-    restarts = Gauge(
-        f"{PREFIX}_worker_restarts",
-        "Times each worker slot was restarted after a crash or timeout.",
-        labels,
-        registry=registry,
-    )
-    for worker in report.workers:
-        slot = str(worker.slot)
-        busy.labels(worker=slot).set(worker.busy_seconds)
-        utilisation.labels(worker=slot).set(worker.busy_seconds / wall if wall > 0 else 0.0)
-        tests.labels(worker=slot).set(worker.tests)
-        queries.labels(worker=slot).set(worker.queries)
-        memory.labels(worker=slot).set(worker.memory_peak_mb * 1024 * 1024)
-        restarts.labels(worker=slot).set(worker.restarts)
+    for name, description, value in WORKER_GAUGES:
+        gauge = Gauge(f"{PREFIX}_{name}", description, ["worker"], registry=registry)
+        for worker in report.workers:
+            gauge.labels(worker=str(worker.slot)).set(value(worker, wall))
 
+
+def _add_databases(
+    registry: CollectorRegistry, report: RunReport, clone_seconds: list[float]
+) -> None:
+    """Add the time each template took to get, and the clone times as a histogram."""
     template = Gauge(
         f"{PREFIX}_template_seconds",
         "Seconds spent getting each template database: building it, or finding it to reuse.",
@@ -122,7 +134,6 @@ def build_registry(report: RunReport, clone_seconds: list[float]) -> CollectorRe
     for record in report.templates:
         action = "reused" if record.reused else "built"
         template.labels(alias=record.alias, action=action).set(record.seconds)
-
     clones = Histogram(
         f"{PREFIX}_clone_seconds",
         "Seconds to clone one worker database from its template.",
@@ -131,7 +142,6 @@ def build_registry(report: RunReport, clone_seconds: list[float]) -> CollectorRe
     )
     for seconds in clone_seconds:
         clones.observe(seconds)
-    return registry
 
 
 def write_metrics_file(report: RunReport, path: Path, clone_seconds: list[float]) -> None:

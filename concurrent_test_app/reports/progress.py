@@ -3,7 +3,8 @@
 Both share one stream with unittest, which writes its dots (verbosity 1) or one line per test
 (verbosity 2) there. To keep the two from garbling each other, pass unittest's own stream object
 (``result.stream``, the ``_WritelnDecorator`` a ``TextTestResult`` writes through): while the
-display is up, this module sits between that object and the terminal.
+display is up, a writer of its own (see :mod:`.streams`) sits between that object and the
+terminal.
 
 - On a terminal the bar is a transient rich display: whole lines unittest writes (verbosity 2)
   are printed above it as they come; a line still being written (the dots of verbosity 1) is
@@ -23,9 +24,8 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
-from rich.ansi import AnsiDecoder
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -38,6 +38,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from concurrent_test_app.reports.streams import AboveBar, Interposed, LineTracker, is_terminal
+
 logger = logging.getLogger(__name__)
 
 # Outcomes that make the run fail, as unittest's wasSuccessful() judges it.
@@ -46,6 +48,8 @@ FAILING = frozenset({"failed", "error", "unexpected_success"})
 PLAIN_EVERY_FRACTION = 0.1
 PLAIN_EVERY_SECONDS = 30.0
 REFRESHES_PER_SECOND = 4
+
+_D = TypeVar("_D", bound="_Display")
 
 
 class ProgressDisplay(Protocol):
@@ -114,30 +118,6 @@ class _Counts:
         return estimate_remaining(self.done, self.total, self.elapsed, self.expected_seconds)
 
 
-def _inner_stream(stream: Any) -> TextIO | None:
-    """Return the stream a unittest ``_WritelnDecorator`` wraps, or None for any other object."""
-    try:
-        return vars(stream).get("stream")  # type: ignore[no-any-return]
-    except TypeError:
-        return None
-
-
-class _Interposed:
-    """Put ``writer`` between a ``_WritelnDecorator`` and its stream until :meth:`restore`."""
-
-    def __init__(self, stream: Any, writer_factory: Callable[[TextIO], io.TextIOBase]) -> None:
-        inner = _inner_stream(stream)
-        self.decorator = stream if inner is not None else None
-        self.raw: TextIO = inner if inner is not None else stream
-        self.writer = writer_factory(self.raw)
-        if self.decorator is not None:
-            self.decorator.stream = self.writer
-
-    def restore(self) -> None:
-        if self.decorator is not None and self.decorator.stream is self.writer:
-            self.decorator.stream = self.raw
-
-
 class NullProgress:
     """Show nothing (verbosity 0)."""
 
@@ -160,31 +140,12 @@ class NullProgress:
         self.close()
 
 
-class _LineTracker(io.TextIOBase):
-    """Pass writes through, remembering whether the last one ended a line."""
+class _Display:
+    """What both displays share: the counts, their place in unittest's stream, closing once.
 
-    def __init__(self, raw: TextIO) -> None:
-        self.raw = raw
-        self.at_line_start = True
-
-    def write(self, text: str) -> int:
-        if text:
-            self.at_line_start = text.endswith("\n")
-        self.raw.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        self.raw.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.raw, name)
-
-
-class PlainProgress:
-    """Write a plain, control-character-free progress line now and then."""
+    A display is up from construction to :meth:`close`; a subclass says what it puts between
+    unittest's stream object and the terminal (:meth:`_writer`), and how it starts and stops.
+    """
 
     def __init__(
         self,
@@ -192,19 +153,58 @@ class PlainProgress:
         total: int,
         expected_seconds: float | None,
         *,
-        every_tests: int | None = None,
-        every_seconds: float = PLAIN_EVERY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.counts = _Counts(total, expected_seconds, clock)
-        self.every_tests = every_tests or max(1, math.ceil(total * PLAIN_EVERY_FRACTION))
-        self.every_seconds = every_seconds
-        self._interposed = _Interposed(stream, _LineTracker)
-        self.tracker: _LineTracker = self._interposed.writer  # type: ignore[assignment]
         self.stream = stream
+        self._interposed = Interposed(stream, self._writer)
+        self._closed = False
+        self._start()
+
+    def _writer(self, raw: TextIO) -> io.TextIOBase:
+        """Return what writes to ``raw`` for unittest while the display is up."""
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        """Show the display (the writer is in place)."""
+
+    def _stop(self) -> None:
+        """Take the display down and give unittest its stream back."""
+        self._interposed.restore()
+
+    def close(self) -> None:
+        """Take the display down; later calls do nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop()
+
+    def __enter__(self: _D) -> _D:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PlainProgress(_Display):
+    """Write a plain, control-character-free progress line now and then."""
+
+    # A line comes every tenth of the suite or this often, whichever is first.
+    every_seconds: float = PLAIN_EVERY_SECONDS
+    tracker: LineTracker
+
+    def _writer(self, raw: TextIO) -> LineTracker:
+        self.tracker = LineTracker(raw)
+        return self.tracker
+
+    def _start(self) -> None:
         self._last_done = 0
         self._last_time = self.counts.started
-        self._closed = False
+
+    @property
+    def every_tests(self) -> int:
+        """Return how many finished tests bring a line at the latest."""
+        return max(1, math.ceil(self.counts.total * PLAIN_EVERY_FRACTION))
 
     def line(self, final: bool = False) -> str:
         """Return the progress line for the counts so far."""
@@ -220,9 +220,7 @@ class PlainProgress:
         return ", ".join(parts)
 
     def _emit(self, final: bool = False) -> None:
-        prefix = "" if self.tracker.at_line_start else "\n"
-        self.tracker.write(f"{prefix}{self.line(final)}\n")
-        self.tracker.flush()
+        self.log(self.line(final))
         self._last_done = self.counts.done
         self._last_time = self.counts.clock()
 
@@ -243,54 +241,10 @@ class PlainProgress:
         ):
             self._emit()
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._interposed.restore()
+    def _stop(self) -> None:
+        super()._stop()
         if self.counts.total and (self._last_done != self.counts.done or self.counts.done == 0):
             self._emit(final=True)
-
-    def __enter__(self) -> PlainProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class _AboveBar(io.TextIOBase):
-    """Print whole lines above the live bar; hold an unfinished line until the bar is gone."""
-
-    def __init__(self, console: Console, raw: TextIO) -> None:
-        self.console = console
-        self.raw = raw
-        self.pending = ""
-        self._decoder = AnsiDecoder()
-
-    def write(self, text: str) -> int:
-        data = self.pending + text
-        head, newline, self.pending = data.rpartition("\n")
-        if newline:
-            lines = [self._decoder.decode_line(line) for line in head.split("\n")]
-            self.console.print(Text("\n").join(lines), soft_wrap=True)
-        return len(text)
-
-    def flush(self) -> None:
-        # unittest flushes after every dot; the dots stay held, so there is nothing to flush.
-        pass
-
-    def release(self) -> None:
-        """Write the held, unfinished line straight to the terminal."""
-        if self.pending:
-            self.raw.write(self.pending)
-            self.raw.flush()
-            self.pending = ""
-
-    def isatty(self) -> bool:
-        return True
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.raw, name)
 
 
 class _FailuresColumn(ProgressColumn):
@@ -310,24 +264,18 @@ class _EtaColumn(ProgressColumn):
         return Text(f"ETA {format_duration(self.counts.eta())}", style="progress.remaining")
 
 
-class LiveProgress:
+class LiveProgress(_Display):
     """A transient rich progress bar: done/total, failures so far, elapsed and ETA."""
 
-    def __init__(
-        self,
-        stream: Any,
-        total: int,
-        expected_seconds: float | None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        console: Console | None = None,
-    ) -> None:
-        self.counts = _Counts(total, expected_seconds, clock)
-        raw = _inner_stream(stream) or stream
-        self.console = console or Console(file=raw, force_terminal=True, highlight=False)
-        self._interposed = _Interposed(stream, lambda raw: _AboveBar(self.console, raw))
-        self.above: _AboveBar = self._interposed.writer  # type: ignore[assignment]
-        self.stream = stream
+    console: Console
+    above: AboveBar
+
+    def _writer(self, raw: TextIO) -> AboveBar:
+        self.console = Console(file=raw, force_terminal=True, highlight=False)
+        self.above = AboveBar(self.console, raw)
+        return self.above
+
+    def _start(self) -> None:
         self.progress = Progress(
             TextColumn("[bold]Tests"),
             BarColumn(),
@@ -346,8 +294,7 @@ class LiveProgress:
             redirect_stdout=False,
             redirect_stderr=False,
         )
-        self.task = self.progress.add_task("tests", total=total, failures=0)
-        self._closed = False
+        self.task = self.progress.add_task("tests", total=self.counts.total, failures=0)
         self.progress.start()
 
     def log(self, message: str) -> None:
@@ -363,31 +310,12 @@ class LiveProgress:
         self.progress.update(self.task, completed=self.counts.done, failures=self.counts.failures)
         self.progress.refresh()
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _stop(self) -> None:
         try:
             self.progress.stop()
         finally:
-            self._interposed.restore()
+            super()._stop()
             self.above.release()
-
-    def __enter__(self) -> LiveProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        if not stream.isatty():
-            return False
-    except (AttributeError, ValueError, OSError):
-        return False
-    # rich reads TERM: a dumb terminal cannot move the cursor, so it gets plain lines.
-    return not Console(file=stream, force_terminal=True).is_dumb_terminal
 
 
 def make_progress(
@@ -403,6 +331,6 @@ def make_progress(
     """
     if verbosity <= 0:
         return NullProgress(stream)
-    if _is_terminal(stream):
+    if is_terminal(stream):
         return LiveProgress(stream, total, expected_seconds)
     return PlainProgress(stream, total, expected_seconds)
