@@ -38,8 +38,7 @@ from django.test.utils import (  # type: ignore[attr-defined]  # missing from th
 from concurrent_test_app.databases import naming
 from concurrent_test_app.databases.attach import EXTRA
 from concurrent_test_app.databases.cloning import DatabaseCloner
-from concurrent_test_app.databases.cloning.base import TemplateHold
-from concurrent_test_app.databases.cloning.sqlite import SQLiteCloner
+from concurrent_test_app.databases.cloning.locks import TemplateHold
 from concurrent_test_app.databases.owners import KEPT_KEY, Owner
 from concurrent_test_app.databases.template import (
     Sweep,
@@ -176,7 +175,7 @@ class WorkerDatabases:
                 cloner=cloner,
                 template=result.name,
                 fingerprint=result.fingerprint,
-                in_memory=isinstance(cloner, SQLiteCloner) and cloner.is_in_memory(),
+                in_memory=cloner.is_in_memory(),
                 hold=hold,
             )
             self._databases.append(database)
