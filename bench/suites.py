@@ -275,7 +275,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["templates"]:
             for alias in template_aliases():
-                builder = TemplateBuilder(alias)
+                builder = TemplateBuilder(alias, log=self.stdout.write)
                 for name in builder.cloner.list_names(builder.prefix):
                     builder.cloner.drop(name)
                     self.stdout.write(f"{alias}: dropped {name}")

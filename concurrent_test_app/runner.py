@@ -432,6 +432,8 @@ class ConcurrentTestRunner(DiscoverRunner):
         self.log(f"Using {self.workers} worker(s): {decision.reason}", level=logging.DEBUG)
         self._databases = self.databases_class(
             databases,
+            # Set-up messages go to standard error, as Django's test database creation's do.
+            log=lambda message: print(message, file=sys.stderr) if self.verbosity >= 1 else None,
             verbosity=self.verbosity,
             interactive=self.interactive,
             keepdb=self.keepdb,

@@ -360,7 +360,7 @@ from concurrent_test_app.databases.slots import WorkerDatabases
 from concurrent_test_app.databases.attach import connect_worker
 
 real = connections["default"].settings_dict["NAME"]
-dbs = WorkerDatabases({"default": True, "replica": False}, verbosity=0)
+dbs = WorkerDatabases({"default": True, "replica": False}, log=lambda message: None, verbosity=0)
 dbs.setup()
 out = {"parent": connections["default"].settings_dict["NAME"],
        "replica": connections["replica"].settings_dict["NAME"],

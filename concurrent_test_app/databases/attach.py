@@ -13,7 +13,7 @@ from concurrent_test_app.protocol import WorkerSettings
 EXTRA = "_concurrent_test"
 
 # Connections that keep each worker's in-memory SQLite databases alive.
-_MEMORY_KEEPERS: list[Any] = []
+_MEMORY_KEEPERS: list[object] = []
 
 
 def connect_worker(slot: int, worker_settings: WorkerSettings, restore: bool) -> None:
@@ -25,6 +25,7 @@ def connect_worker(slot: int, worker_settings: WorkerSettings, restore: bool) ->
     for alias, given in worker_settings.items():
         settings_dict = dict(given)
         extra = settings_dict.pop(EXTRA, {}) or {}
+        # Any: _test_serialized_contents is Django's runner's own, unknown to the stubs.
         connection: Any = connections[alias]
         # Under fork the parent closed every connection first; a stale one must not be reused.
         connection.close()

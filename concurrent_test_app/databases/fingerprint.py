@@ -40,9 +40,11 @@ from typing import Any
 import django
 from django.apps import apps
 from django.db import router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython, SeparateDatabaseAndState
+from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ModelState, ProjectState
 from django.db.migrations.writer import MigrationWriter
 from django.db.models.signals import post_migrate
@@ -80,7 +82,7 @@ def _sha(data: bytes | str) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
-def _stable(value: Any) -> str:
+def _stable(value: object) -> str:
     """Return a repr of ``value`` that is the same in every process (no memory addresses)."""
     try:
         text, _imports = MigrationWriter.serialize(value)
@@ -125,6 +127,7 @@ def migration_files(loader: MigrationLoader) -> dict[str, str]:
     return hashes
 
 
+# Any: introspection of whatever a receiver or RunPython refers to (``.func``, ``__func__``).
 def _source_file(obj: Any) -> str | None:
     """Return the source file that defines ``obj`` (a function, method, class or module)."""
     if isinstance(obj, weakref.ref):
@@ -183,7 +186,7 @@ def _called_files(function: types.FunctionType, home: str) -> Iterator[str]:
             yield path
 
 
-def _filled(cell: Any) -> bool:
+def _filled(cell: types.CellType) -> bool:
     try:
         _ = cell.cell_contents
     except ValueError:  # a cell whose variable is not bound yet
@@ -191,7 +194,7 @@ def _filled(cell: Any) -> bool:
     return True
 
 
-def _run_python_operations(operations: Iterable[Any]) -> Iterator[RunPython]:
+def _run_python_operations(operations: Iterable[Operation]) -> Iterator[RunPython]:
     for operation in operations:
         if isinstance(operation, RunPython):
             yield operation
@@ -258,7 +261,7 @@ def files_digest(paths: Iterable[str]) -> str:
     return _sha("\n".join(sorted(lines)))
 
 
-def compute(connection: Any, server_version: str) -> Fingerprint:
+def compute(connection: BaseDatabaseWrapper, server_version: str) -> Fingerprint:
     """Return the fingerprint of the test database ``connection``'s alias would get."""
     test_settings = dict(connection.settings_dict.get("TEST") or {})
     migrate = test_settings.get("MIGRATE", True) is not False
@@ -299,7 +302,7 @@ def compute(connection: Any, server_version: str) -> Fingerprint:
     return Fingerprint(digest, environment_digest, migrations, migrate)
 
 
-def schema_fingerprint(rows: Iterable[Iterable[Any]]) -> str:
+def schema_fingerprint(rows: Iterable[Iterable[object]]) -> str:
     """Return a hash over schema rows (already ordered by the vendor's query)."""
     digest = hashlib.sha256()
     for row in rows:

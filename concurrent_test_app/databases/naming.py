@@ -25,9 +25,9 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from concurrent_test_app.conf import app_settings
+from concurrent_test_app.databases.types import SettingsDict
 from concurrent_test_app.exceptions import UnsafeDatabaseNameError
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def parse(name: str) -> DerivedName | None:
     )
 
 
-def assert_derived(name: Any, kind: str | None = None) -> DerivedName:
+def assert_derived(name: object, kind: str | None = None) -> DerivedName:
     """Return the parts of ``name``; raise UnsafeDatabaseNameError unless this module derived it."""
     parsed = parse(str(name)) if isinstance(name, (str, Path)) and name else None
     if parsed is None or (parsed.kind in (TEMPLATE, BUILDING)) != (parsed.token is None):
@@ -201,7 +201,7 @@ def belongs_to(name: str, prefix: str) -> bool:
     return parsed is not None and parsed.prefix == prefix
 
 
-def sqlite_directory(settings_dict: dict[str, Any]) -> Path:
+def sqlite_directory(settings_dict: SettingsDict) -> Path:
     """Return the folder that holds a SQLite alias's templates and clones.
 
     It sits beside the test database file if there is one, else beside the real database
@@ -214,7 +214,7 @@ def sqlite_directory(settings_dict: dict[str, Any]) -> Path:
     return Path(tempfile.gettempdir()) / SQLITE_FOLDER
 
 
-def sqlite_path(settings_dict: dict[str, Any], name: str) -> Path:
+def sqlite_path(settings_dict: SettingsDict, name: str) -> Path:
     """Return the file of the derived SQLite database ``name``."""
     assert_derived(name)
     return sqlite_directory(settings_dict) / f"{name}{SQLITE_SUFFIX}"
@@ -225,7 +225,7 @@ def sqlite_memory_name(alias: str, slot: int, run_token: str) -> str:
     return f"file:concurrent_{_slug(alias)}_{slot}_{run_token}?mode=memory&cache=shared"
 
 
-def sqlite_base_name(settings_dict: dict[str, Any]) -> str:
+def sqlite_base_name(settings_dict: SettingsDict) -> str:
     """Return the test database name a SQLite alias's derived names start from."""
     test_name = (settings_dict.get("TEST") or {}).get("NAME")
     if test_name and not _is_memory(str(test_name)):

@@ -10,23 +10,20 @@ signature) get one template, ``TEST["MIRROR"]`` aliases point at their primary, 
 contents of aliases that need it are serialized once every database is ready.
 
 Other runs on the same server are never broken: the run holds each template for its whole
-life (:meth:`~.cloning.base.DatabaseCloner.hold`), so a build replaces or drops it only once
-the run is over; each clone records its owner (:mod:`.owners`), and set-up drops the clones of
-runs that are gone; a ``--keepdb`` clone is claimed while in use, and a run that finds one
-claimed makes clones of its own instead.
+life and claims the kept clones it uses (:mod:`.holds`); set-up first drops the clones of runs
+that are gone (:mod:`.sweep`).
+
+What set-up has to say goes to the ``log`` it is given (the runner's, honouring --verbosity);
+once workers run, :meth:`WorkerDatabases.bind_run` gives it the run's own log.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
-import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections
@@ -35,42 +32,22 @@ from django.test.utils import (  # type: ignore[attr-defined]  # missing from th
     get_unique_databases_and_mirrors,
 )
 
-from concurrent_test_app.databases import naming
+from concurrent_test_app.databases import holds, naming
 from concurrent_test_app.databases.attach import EXTRA
-from concurrent_test_app.databases.cloning import DatabaseCloner
-from concurrent_test_app.databases.cloning.base import TemplateHold
-from concurrent_test_app.databases.cloning.sqlite import SQLiteCloner
-from concurrent_test_app.databases.owners import KEPT_KEY, Owner
-from concurrent_test_app.databases.template import (
-    Sweep,
-    TemplateBuilder,
-    TemplateResult,
-    migration_drift_warning,
-    repoint,
-)
-from concurrent_test_app.exceptions import CloneUnavailableError, DatabaseSetupError
+from concurrent_test_app.databases.holds import RunDatabase
+from concurrent_test_app.databases.owners import Owner
+from concurrent_test_app.databases.schema import migration_drift_warning
+from concurrent_test_app.databases.sweep import Sweep, sweep_clones
+from concurrent_test_app.databases.template import TemplateBuilder, TemplateResult, repoint
+from concurrent_test_app.databases.types import Say
+from concurrent_test_app.exceptions import CloneUnavailableError
 from concurrent_test_app.protocol import WorkerSettings
 from concurrent_test_app.reports.records import TemplateRecord
 
 logger = logging.getLogger(__name__)
 
-# How often set-up makes a template ready again when a build replaced or dropped it between
-# "it is current" and the run's hold on it (each time, that build had to finish first).
-HOLD_ATTEMPTS = 3
-
-
-@dataclass
-class _Database:
-    """One database of the run: its template, the aliases on it, and its clones per slot."""
-
-    owner: str
-    aliases: list[str]
-    cloner: DatabaseCloner
-    template: str
-    fingerprint: str
-    in_memory: bool = False
-    clones: dict[int, str] = field(default_factory=dict)
-    hold: TemplateHold | None = None
+# How each way of making a template ready is told ("Reused template for alias 'default' ...").
+_ACTIONS = {"reused": "Reused", "built": "Built", "incremental": "Updated"}
 
 
 class WorkerDatabases:
@@ -80,14 +57,17 @@ class WorkerDatabases:
         self,
         aliases: dict[str, bool],
         *,
+        log: Say,
         verbosity: int = 1,
         interactive: bool = False,
         keepdb: bool = False,
         debug_sql: bool = False,
-        time_keeper: Any = None,
+        time_keeper: Any = None,  # Django's TimeKeeper or NullTimeKeeper (untyped in the stubs)
         rebuild_template: bool = False,
     ) -> None:
         self.aliases = aliases
+        # Set-up messages go here; it honours --verbosity. More detail at verbosity 2.
+        self.log = log
         self.verbosity = verbosity
         self.interactive = interactive
         self.keepdb = keepdb
@@ -98,11 +78,12 @@ class WorkerDatabases:
         self.run_token = naming.new_run_token()
         self.templates: list[TemplateRecord] = []
         self.clone_seconds: list[float] = []
-        self._databases: list[_Database] = []
+        self._databases: list[RunDatabase] = []
         self._mirrors: dict[str, str] = {}  # mirror alias -> owner alias
-        self._old_names: dict[str, Any] = {}
+        self._old_names: dict[str, str | None] = {}
         self._prepared: set[int] = set()
         self._flushed: set[int] = set()
+        self._drift_checked = False
         # Claims on the sessions the parent opens on its templates during set-up (guard()).
         self._guards = ExitStack()
         # The run's hold on each template, and the kept clones it claims: released last.
@@ -110,17 +91,12 @@ class WorkerDatabases:
         self._owner = Owner.current()
         # Set by bind_run(): how long clones may wait, and where waiting is said.
         self._deadline: float | None = None
-        self._say: Callable[[str], None] = self.log
+        self._say: Say = log
         self._running = False
-
-    def log(self, message: str) -> None:
-        """Write ``message`` to stderr, as Django's test database creation does."""
-        if self.verbosity >= 1:
-            sys.stderr.write(message + "\n")
 
     # -- set-up ------------------------------------------------------------------------------
 
-    def bind_run(self, *, deadline: float | None, say: Callable[[str], None]) -> None:
+    def bind_run(self, *, deadline: float | None, say: Say) -> None:
         """Let clones wait for other runs until ``deadline`` (the run's global limit, a
         ``time.monotonic()`` value; None: no limit), saying so through ``say``."""
         self._deadline = deadline
@@ -137,68 +113,51 @@ class WorkerDatabases:
 
     def _setup(self) -> None:
         test_databases, mirrored = get_unique_databases_and_mirrors(set(self.aliases))
-        serialize: list[str] = []
-        warned = False
         for _db_name, group in test_databases.values():
-            owner = group[0]
-            for alias in group:
-                self._old_names.setdefault(alias, connections[alias].settings_dict["NAME"])
-            builder = TemplateBuilder(owner, verbosity=self.verbosity, log=self.log)
-            with self.time_keeper.timed(f"  Creating '{owner}'"):
-                result, hold = self._held_template(builder)
-            if not result.reused and not warned:
-                # Checked when a template is built (and by build_test_template), not on every
-                # warm run: the check costs about as much as the rest of a warm set-up.
-                warning = migration_drift_warning()
-                if warning:
-                    logger.warning("%s", warning)
-                    self.log(f"Warning: {warning}")
-                warned = True
-            if not result.reused and self.verbosity >= 2:
-                self.log(f"Template for alias '{owner}' was {result.reason}.")
-            action = {"reused": "Reused", "built": "Built", "incremental": "Updated"}[result.mode]
-            self.log(
-                f"{action} template for alias '{owner}'"
-                + (f" ('{result.name}')" if self.verbosity >= 2 else "")
-                + f" in {result.seconds:.2f}s"
-                + (f", {result.applied} migrations applied" if not result.reused else "")
-                + "."
-            )
-            self.templates.append(
-                TemplateRecord(
-                    owner, result.name, result.fingerprint, result.reused, result.seconds
-                )
-            )
-            cloner = builder.cloner
-            database = _Database(
-                owner=owner,
-                aliases=list(group),
-                cloner=cloner,
-                template=result.name,
-                fingerprint=result.fingerprint,
-                in_memory=isinstance(cloner, SQLiteCloner) and cloner.is_in_memory(),
-                hold=hold,
-            )
-            self._databases.append(database)
-            # The parent connects to the template (checks, serialization) until the first
-            # clone: claim it, so another run's clone waits for it instead of ending it.
-            self._guards.enter_context(cloner.guard(result.name))
-            connection = connections[owner]
-            repoint(connection, cloner.settings_for(result.name)["NAME"])
-            for alias in group[1:]:
-                connections[alias].creation.set_as_test_mirror(connection.settings_dict)
-            if self.aliases.get(owner, True):
-                serialize.append(owner)
+            self._databases.append(self._set_up(list(group)))
         for alias, primary in mirrored.items():
             self._old_names.setdefault(alias, connections[alias].settings_dict["NAME"])
             connections[alias].creation.set_as_test_mirror(connections[primary].settings_dict)
             self._mirrors[alias] = self._owner_of(primary)
-        for alias in serialize:
-            serialized: Any = connections[alias]
-            serialized._test_serialized_contents = serialized.creation.serialize_db_to_string()
+        for database in self._databases:
+            if self.aliases.get(database.owner, True):
+                # Any: the attribute is Django's runner's own, unknown to BaseDatabaseWrapper.
+                serialized: Any = connections[database.owner]
+                serialized._test_serialized_contents = serialized.creation.serialize_db_to_string()
         if self.debug_sql:
             for alias in connections:
                 connections[alias].force_debug_cursor = True
+
+    def _set_up(self, group: list[str]) -> RunDatabase:
+        """Make the template of ``group`` (the aliases on one database) ready and held, and
+        point the aliases at it."""
+        owner = group[0]
+        for alias in group:
+            self._old_names.setdefault(alias, connections[alias].settings_dict["NAME"])
+        builder = TemplateBuilder(owner, log=self.log, verbosity=self.verbosity)
+        with self.time_keeper.timed(f"  Creating '{owner}'"):
+            # The clones that no live run owns go first, before this run holds anything.
+            self._report_sweep(sweep_clones(builder, stale_kept=self.keepdb))
+            result, hold = holds.hold_template(
+                builder,
+                force=self.rebuild_template,
+                label=f"concurrent_test run {self._owner.describe()}",
+                holds=self._holds,
+                say=self.log,
+            )
+        self._report_template(owner, result)
+        cloner = builder.cloner
+        database = RunDatabase(
+            owner, group, cloner, result.name, result.fingerprint, hold, cloner.is_in_memory()
+        )
+        # The parent connects to the template (checks, serialization) until the first
+        # clone: claim it, so another run's clone waits for it instead of ending it.
+        self._guards.enter_context(cloner.guard(result.name))
+        connection = connections[owner]
+        repoint(connection, cloner.settings_for(result.name)["NAME"])
+        for alias in group[1:]:
+            connections[alias].creation.set_as_test_mirror(connection.settings_dict)
+        return database
 
     def _owner_of(self, alias: str) -> str:
         for database in self._databases:
@@ -206,36 +165,26 @@ class WorkerDatabases:
                 return database.owner
         return self._mirrors.get(alias, alias)
 
-    def _held_template(self, builder: TemplateBuilder) -> tuple[TemplateResult, TemplateHold]:
-        """Build or reuse the template, and hold it until teardown (see DatabaseCloner.hold).
-
-        The clones that no live run owns are dropped first (before this run holds anything,
-        see TemplateBuilder.sweep_clones). A build or prune that replaced or dropped the
-        template between "it is current" and the hold is waited for; then it is made ready
-        again.
-        """
-        self._report_sweep(builder.sweep_clones(stale_kept=self.keepdb))
-        force = self.rebuild_template
-        label = f"concurrent_test run {self._owner.describe()}"
-        for _attempt in range(HOLD_ATTEMPTS):
-            result = builder.ensure(force=force)
-            force = False
-            attempt = ExitStack()
-            try:
-                hold = attempt.enter_context(
-                    builder.cloner.hold(result.name, label=label, say=self.log)
-                )
-                current = builder.status(verify_schema=False).current
-            except BaseException:
-                attempt.close()
-                raise
-            if current:
-                self._holds.push(attempt)
-                return result, hold
-            attempt.close()
-        raise DatabaseSetupError(
-            f"The template of alias {builder.alias!r} was replaced or dropped {HOLD_ATTEMPTS} "
-            "times while this run set up; let build_test_template finish, then retry."
+    def _report_template(self, owner: str, result: TemplateResult) -> None:
+        if not result.reused and not self._drift_checked:
+            # Checked when a template is built (and by build_test_template), not on every
+            # warm run: the check costs about as much as the rest of a warm set-up.
+            warning = migration_drift_warning()
+            if warning:
+                logger.warning("%s", warning)
+                self.log(f"Warning: {warning}")
+            self._drift_checked = True
+        if not result.reused and self.verbosity >= 2:
+            self.log(f"Template for alias '{owner}' was {result.reason}.")
+        self.log(
+            f"{_ACTIONS[result.mode]} template for alias '{owner}'"
+            + (f" ('{result.name}')" if self.verbosity >= 2 else "")
+            + f" in {result.seconds:.2f}s"
+            + (f", {result.applied} migrations applied" if not result.reused else "")
+            + "."
+        )
+        self.templates.append(
+            TemplateRecord(owner, result.name, result.fingerprint, result.reused, result.seconds)
         )
 
     def _report_sweep(self, sweep: Sweep) -> None:
@@ -277,7 +226,9 @@ class WorkerDatabases:
         for database in self._databases:  # one at a time: claims share the hold's session
             for slot in slots:
                 if not database.in_memory and slot not in database.clones:
-                    database.clones[slot] = self._clone_name(database, slot)
+                    database.clones[slot] = holds.clone_name(
+                        database, slot, self.run_token, keepdb=self.keepdb, say=self._say
+                    )
         jobs = [(database, slot) for slot in slots for database in self._databases]
         concurrent = len(jobs) > 1 and all(d.cloner.can_clone_concurrently for d, _ in jobs)
         if concurrent:
@@ -291,48 +242,22 @@ class WorkerDatabases:
         connections.close_all()
         return {slot: self.worker_settings(slot) for slot in slots}
 
-    def _clone_name(self, database: _Database, slot: int) -> str:
-        """Return the name of slot's clone: the kept one if this run can claim it."""
-        if self.keepdb:
-            assert database.hold is not None
-            kept = naming.clone_name(database.template, slot, naming.KEEPDB_TOKEN)
-            if database.hold.claim(kept):
-                return kept
-            self._say(
-                f"The kept clone {kept} is in use by another run; worker {slot} gets a "
-                "clone of this run's own, dropped at the end."
-            )
-        return naming.clone_name(database.template, slot, self.run_token)
-
-    def _prepare(self, database: _Database, slot: int) -> float:
+    def _prepare(self, database: RunDatabase, slot: int) -> float:
         started = time.perf_counter()
         if database.in_memory:
             # The worker copies the template into its own in-memory database with the backup
             # API (connect_worker): always fresh, nothing on disk to drop.
             return time.perf_counter() - started
         name = database.clones[slot]
-        if _kept(name) and slot not in self._prepared and self._reusable(database, name):
+        if holds.is_kept(name) and slot not in self._prepared and holds.reusable(database, name):
             logger.debug("Reusing the kept clone %s", name)
         else:
             deadline = math.inf if self._deadline is None else self._deadline
             database.cloner.clone(database.template, name, deadline=deadline, say=self._say)
-        assert database.hold is not None
-        owner = dataclasses.replace(self._owner, session=database.hold.session_id)
-        database.cloner.update_meta(name, {**owner.to_meta(), KEPT_KEY: "0"})
+        holds.record_owner(database, name, self._owner)
         # The pool forks right after: no connection opened in a thread may survive.
         connections.close_all()
         return time.perf_counter() - started
-
-    def _reusable(self, database: _Database, name: str) -> bool:
-        if not database.cloner.exists(name):
-            return False
-        meta = database.cloner.read_meta(name) or {}
-        # Only a clone its last run kept clean (not one a killed run left half-flushed).
-        return (
-            meta.get("complete") == "1"
-            and meta.get(KEPT_KEY) == "1"
-            and meta.get("fingerprint", "")[:12] == database.fingerprint
-        )
 
     def worker_settings(self, slot: int) -> WorkerSettings:
         """Return, per alias, the plain settings a worker in ``slot`` connects with."""
@@ -354,7 +279,7 @@ class WorkerDatabases:
                 connection = connections[alias]
                 settings_dict = {**connection.settings_dict, "NAME": name}
                 settings_dict["TEST"] = dict(settings_dict.get("TEST") or {})
-                extra: dict[str, Any] = {"debug_sql": self.debug_sql}
+                extra: dict[str, str | bool | None] = {"debug_sql": self.debug_sql}
                 if alias == database.owner:
                     extra["load"] = load
                     serialized = getattr(connection, "_test_serialized_contents", None)
@@ -408,9 +333,8 @@ class WorkerDatabases:
             name = database.clones.get(slot)
             if name is None:
                 continue
-            if self.keepdb and slot not in self._flushed and _kept(name):
-                # Clean: the next --keepdb run may reuse it (see _reusable()).
-                database.cloner.update_meta(name, {KEPT_KEY: "1"})
+            if self.keepdb and slot not in self._flushed and holds.is_kept(name):
+                holds.keep_clean(database, name)  # the next --keepdb run may reuse it
                 kept = True
                 continue
             del database.clones[slot]
@@ -444,9 +368,3 @@ class WorkerDatabases:
         self._old_names.clear()
         if errors:
             raise errors[0]
-
-
-def _kept(name: str) -> bool:
-    """Return whether the clone ``name`` has the fixed name a --keepdb run keeps."""
-    parsed = naming.parse(name)
-    return parsed is not None and parsed.token == naming.KEEPDB_TOKEN

@@ -10,8 +10,11 @@ every process building templates of the same project and alias:
    template of this project is migrations added on top (every file it was built from is
    unchanged), clone that template instead: only the new migrations will run;
 4. migrate (exactly as Django's ``create_test_db`` does: ``run_syncdb``, ``TEST["MIGRATE"]``,
-   then ``createcachetable``), check that every table migrate should have created is there,
-   store the bookkeeping, publish under the template's name and mark it complete last.
+   then ``createcachetable``), check that every table migrate should have created is there
+   (:mod:`.schema`), store the bookkeeping, publish under the template's name and mark it
+   complete last.
+
+Dropping what is nobody's any more (old templates, dead runs' clones) is :mod:`.sweep`.
 
 The bookkeeping is a table in the template itself (see :mod:`.cloning.base`)
 holding ``fingerprint``, ``schema`` (the schema fingerprint taken after the build),
@@ -24,28 +27,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.core.management import call_command
-from django.db import connections, router
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.migrations.loader import MigrationLoader
 from django.test.utils import get_unique_databases_and_mirrors, override_settings
 
 from concurrent_test_app.conf import app_settings
 from concurrent_test_app.databases import fingerprint as fingerprints
 from concurrent_test_app.databases import naming
 from concurrent_test_app.databases.cloning import DatabaseCloner, cloner_for
-from concurrent_test_app.databases.owners import KEPT_KEY, Owner
-from concurrent_test_app.exceptions import (
-    ConfigurationError,
-    DatabaseUnreachableError,
-    TemplateBuildError,
-)
+from concurrent_test_app.databases.schema import check_tables
+from concurrent_test_app.databases.types import Say
+from concurrent_test_app.exceptions import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -72,23 +70,6 @@ class TemplateResult:
 
 
 @dataclass
-class Sweep:
-    """What :meth:`TemplateBuilder.sweep_clones` did: (name, why) of each clone it dropped,
-    and of each it left because its owner cannot be checked from here."""
-
-    dropped: list[tuple[str, str]] = field(default_factory=list)
-    left: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class Pruned:
-    """What :meth:`TemplateBuilder.prune` dropped, and the clones it only listed (name, why)."""
-
-    dropped: list[str] = field(default_factory=list)
-    left: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
 class TemplateStatus:
     """Whether an alias's template is current, and if not, why."""
 
@@ -111,13 +92,14 @@ class TemplateBuilder:
         self,
         alias: str,
         *,
+        log: Say,
         verbosity: int = 1,
-        log: Callable[[str], None] | None = None,
     ) -> None:
         self.alias = alias
         self.connection = connections[alias]
         self.verbosity = verbosity
-        self.log = log or (lambda message: None)
+        # Where set-up tells the user what it did or waits for (it honours --verbosity).
+        self.log = log
         self.cloner: DatabaseCloner = cloner_for(self.connection)
         self.prefix = naming.name_prefix(self.cloner.test_database_name(), alias)
         self._fingerprint: fingerprints.Fingerprint | None = None
@@ -222,7 +204,8 @@ class TemplateBuilder:
             mode = "built"
         try:
             self._migrate(building)
-            self._check_tables(building)
+            with self._pointed_at(building) as connection:
+                check_tables(connection, self.alias)
             applied = self.cloner.applied_migrations(building) - before
             meta = {
                 "fingerprint": fingerprint.digest,
@@ -279,12 +262,12 @@ class TemplateBuilder:
                 best = (len(older), candidate)
         return best[1] if best else None
 
-    def _pointed_at(self, name: str) -> Any:
+    def _pointed_at(self, name: str) -> AbstractContextManager[BaseDatabaseWrapper]:
         """Point this alias's connection at the derived database ``name`` for a while."""
         return self._pointed_at_name(self.cloner.settings_for(name)["NAME"])
 
     @contextmanager
-    def _pointed_at_name(self, physical_name: str | None) -> Iterator[Any]:
+    def _pointed_at_name(self, physical_name: str | None) -> Iterator[BaseDatabaseWrapper]:
         """Point this alias's connection at the database NAME ``physical_name`` for a while."""
         connection = self.connection
         original = connection.settings_dict["NAME"]
@@ -293,28 +276,6 @@ class TemplateBuilder:
             yield connection
         finally:
             repoint(connection, original)
-
-    def _check_tables(self, name: str) -> None:
-        """Raise TemplateBuildError unless ``name`` has every table migrate should have made."""
-        with self._pointed_at(name) as connection:
-            expected = expected_tables(connection)
-            with connection.cursor() as cursor:
-                existing = set(connection.introspection.table_names(cursor, include_views=True))
-        if connection.features.ignores_table_name_case:
-            existing = {table.lower() for table in existing}
-            expected = {table.lower() for table in expected}
-        missing = sorted(expected - existing)
-        if not missing:
-            return
-        shown = ", ".join(missing[:10]) + (
-            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        )
-        raise TemplateBuildError(
-            f"The template built for alias {self.alias!r} lacks {len(missing)} of the "
-            f"{len(expected)} tables that migrate should have created ({shown}), so it was not "
-            f"published; run 'manage.py migrate --database {self.alias}' against an empty "
-            "database to see why."
-        )
 
     def _migrate(self, name: str) -> None:
         """Migrate ``name`` as Django's create_test_db migrates a new test database."""
@@ -338,106 +299,8 @@ class TemplateBuilder:
             run_syncdb=True,
         )
 
-    # -- prune and sweep ---------------------------------------------------------------------
 
-    def prune(self, keep: int) -> Pruned:
-        """Drop this project's other templates (all but the newest ``keep``) and stray clones.
-
-        The current template is left alone. A template that runs hold is dropped once they have
-        ended, waiting DJANGO_TEST_TEMPLATE_WAIT at most in all (see
-        :meth:`DatabaseCloner.replacing`). Clones go as :meth:`sweep_clones` says, kept clones
-        of other fingerprints too.
-        """
-        current = self.name
-        pruned = Pruned()
-        deadline = time.monotonic() + app_settings.template_wait
-        with self.cloner.lock(self.prefix):
-            others: list[tuple[float, str]] = []
-            for name in self.cloner.list_names(self.prefix):
-                parsed = naming.assert_derived(name)
-                if parsed.kind == naming.BUILDING:
-                    # Builds run only under this lock, which is held: this one was abandoned.
-                    if self.cloner.drop(name, force=False):
-                        pruned.dropped.append(name)
-                elif parsed.kind == naming.TEMPLATE and name != current:
-                    meta = self.cloner.read_meta(name) or {}
-                    try:
-                        built_at = float(meta.get("built_at", "0"))
-                    except ValueError:
-                        built_at = 0.0
-                    others.append((built_at, name))
-            others.sort(reverse=True)
-            for _, name in others[keep:]:
-                wait = max(0.0, deadline - time.monotonic())
-                with self.cloner.replacing(name, timeout=wait, say=self.log):
-                    self.cloner.drop(name)
-                pruned.dropped.append(name)
-            # After the templates: a clone whose template is gone is nobody's to make any more.
-            sweep = self.sweep_clones(stale_kept=True)
-        pruned.dropped = sorted(pruned.dropped + [name for name, _ in sweep.dropped])
-        pruned.left = sweep.left
-        return pruned
-
-    def sweep_clones(self, *, stale_kept: bool) -> Sweep:
-        """Drop this project's clones that no live run owns; list those it cannot judge.
-
-        Each clone records its owner (:mod:`concurrent_test_app.databases.owners`):
-
-        - an owner on this host that is gone: the clone is dropped;
-        - an owner on another host: the clone is only listed, since that run cannot be seen;
-        - no owner (a clone being made right now, one cut short, or one an older version
-          made): dropped when no run holds its template, since only a run holding a template
-          makes clones of it;
-        - a clone kept clean by ``--keepdb``: left for the next --keepdb run while its
-          fingerprint is current, or with ``stale_kept`` False.
-
-        A kept clone's name is dropped only under its claim, so that a --keepdb run about to
-        reuse it never loses it; a clone whose name was not derived is never touched.
-        """
-        sweep = Sweep()
-        held: dict[str, bool] = {}
-        for name in self.cloner.list_names(self.prefix):
-            parsed = naming.assert_derived(name)
-            if parsed.kind != naming.CLONE:
-                continue
-            try:
-                meta = self.cloner.read_meta(name) or {}
-            except DatabaseUnreachableError as exc:
-                logger.info("Leaving the clone %s: %s", name, exc)
-                continue
-            owner = Owner.from_meta(meta)
-            if owner is None:
-                template = naming.template_name(self.prefix, parsed.fingerprint)
-                if template not in held:
-                    held[template] = bool(self.cloner.holders(template))
-                if held[template]:
-                    continue  # its run may be making it at this moment
-                why = "it records no owner, and no run holds its template"
-            elif meta.get(KEPT_KEY) == "1":
-                if not stale_kept or parsed.fingerprint == self.fingerprint.short:
-                    continue
-                why = "it was kept by --keepdb for a template of another fingerprint"
-            elif not owner.local:
-                sweep.left.append(
-                    (name, f"owned by {owner.describe()}, whose processes this host cannot see")
-                )
-                continue
-            elif owner.alive():
-                continue
-            else:
-                why = f"the run that made it ({owner.describe()}) is no longer running"
-            if self._drop_clone(name, claimed=parsed.token == naming.KEEPDB_TOKEN):
-                sweep.dropped.append((name, why))
-        return sweep
-
-    def _drop_clone(self, name: str, *, claimed: bool) -> bool:
-        if not claimed:
-            return self.cloner.drop(name)
-        with self.cloner.claimed(name) as free:
-            return free and self.cloner.drop(name)
-
-
-def repoint(connection: Any, name: str | None) -> None:
+def repoint(connection: BaseDatabaseWrapper, name: str | None) -> None:
     """Point ``connection`` at the database NAME ``name``, closing whatever it had open.
 
     Django's SQLite backend ignores ``close()`` while its NAME is an in-memory database and
@@ -445,47 +308,6 @@ def repoint(connection: Any, name: str | None) -> None:
     """
     BaseDatabaseWrapper.close(connection)
     connection.settings_dict["NAME"] = name
-
-
-def expected_tables(connection: Any) -> set[str]:
-    """Return the tables ``migrate --run-syncdb`` creates on ``connection``'s alias.
-
-    For apps with migrations, the models of the migrations' final state; for apps without
-    (or for every app when ``TEST["MIGRATE"]`` is False), the models themselves. Each model
-    counts as migrate counts it: managed, not a proxy, not swapped, its vendor and features
-    met, and allowed on this alias by the routers; with its auto-created many-to-many tables.
-    """
-    migrate = (connection.settings_dict.get("TEST") or {}).get("MIGRATE", True) is not False
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    models: list[Any] = []
-    unmigrated = set(loader.unmigrated_apps) if migrate else None
-    if migrate:
-        state = loader.project_state()
-        models.extend(state.apps.get_models(include_auto_created=True))
-    for app_config in apps.get_app_configs():
-        if unmigrated is None or app_config.label in unmigrated:
-            models.extend(app_config.get_models(include_auto_created=True))
-    tables: set[str] = set()
-    for model in models:
-        options = model._meta
-        if options.can_migrate(connection) and router.allow_migrate_model(connection.alias, model):
-            tables.add(options.db_table)
-    return tables
-
-
-def migration_drift_warning() -> str | None:
-    """Return a warning naming the apps whose models changed without a migration, or None."""
-    try:
-        drifted = fingerprints.migration_drift()
-    except Exception as exc:  # the check is advice; a broken graph is reported by migrate
-        logger.debug("Could not check for migration drift: %s", exc)
-        return None
-    if not drifted:
-        return None
-    return (
-        f"Models of {', '.join(drifted)} have changes that no migration reflects; "
-        "run 'manage.py makemigrations' (the template follows the migrations, not the models)."
-    )
 
 
 def template_aliases(only: str | None = None) -> list[str]:

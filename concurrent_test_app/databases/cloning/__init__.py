@@ -1,9 +1,14 @@
-"""One cloner class per database vendor, with the same methods in each; see :mod:`.base`."""
+"""One cloner class per database vendor, with the same methods in each; see :mod:`.base`.
+
+:data:`CLONERS` is the one list of the vendors this app supports; the functions here answer
+vendor questions about a connection for code outside ``cloning/``, which never names a vendor.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from concurrent_test_app.databases.cloning.base import DatabaseCloner
 from concurrent_test_app.databases.cloning.mysql import MySQLCloner
@@ -18,7 +23,7 @@ CLONERS: dict[str, type[DatabaseCloner]] = {
 }
 
 
-def cloner_for(connection: Any) -> DatabaseCloner:
+def cloner_for(connection: BaseDatabaseWrapper) -> DatabaseCloner:
     """Return the cloner of ``connection``'s vendor."""
     try:
         cloner_class = CLONERS[connection.vendor]
@@ -30,6 +35,21 @@ def cloner_for(connection: Any) -> DatabaseCloner:
     return cloner_class(connection)
 
 
+def connection_in_memory(connection: BaseDatabaseWrapper) -> bool:
+    """Return whether ``connection`` points at an in-memory database now.
+
+    False for a vendor this app cannot clone (it has no in-memory databases to know of).
+    """
+    cloner_class = CLONERS.get(connection.vendor)
+    return cloner_class is not None and cloner_class.connection_in_memory(connection)
+
+
+def connecting_creates(connection: BaseDatabaseWrapper) -> bool:
+    """Return whether connecting would create ``connection``'s database: a file not made yet."""
+    cloner_class = CLONERS.get(connection.vendor)
+    return cloner_class is not None and cloner_class.connecting_creates(connection)
+
+
 __all__ = [
     "CLONERS",
     "DatabaseCloner",
@@ -37,4 +57,6 @@ __all__ = [
     "PostgreSQLCloner",
     "SQLiteCloner",
     "cloner_for",
+    "connecting_creates",
+    "connection_in_memory",
 ]

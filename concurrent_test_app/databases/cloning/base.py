@@ -1,10 +1,9 @@
 """What every vendor's cloner does: policy in public methods, mechanism in underscore hooks.
 
-A cloner works for one alias and only ever on databases whose names
-:mod:`..naming` derived: every public method that creates, clones, renames
-or drops a database checks its names first. It opens its own connections (to the server, or
-to one named database) and never touches ``django.db.connections``, so it is safe to use from
-several threads at once.
+A cloner works for one alias and only ever on databases whose names :mod:`..naming` derived:
+every public method that creates, clones, renames or drops a database checks its names first.
+Its connections are its own (:mod:`.connections`); how runs and builds share templates (holds,
+the build lock, claims) is :mod:`.locks`, which it inherits.
 
 The template's bookkeeping lives in a small table inside the template itself
 (:attr:`DatabaseCloner.meta_table`): its fingerprint, the schema fingerprint taken right after
@@ -13,63 +12,37 @@ the build completed. Clones copy the table, so a clone kept with ``--keepdb`` ca
 fingerprint it was cloned from. The table is no model's, so Django's flush and serialization
 never see it. A clone's table also records its owner (see :mod:`..owners`).
 
-Runs and builds share templates through three kinds of claim, each a vendor mechanism behind
-one policy here: :meth:`DatabaseCloner.hold` (shared, for a run's whole life: the template is
-never replaced or dropped under it), :meth:`DatabaseCloner.replacing` (exclusive, for a build
-about to replace or drop it: it waits for the holders, by name, and new holders wait for it)
-and :meth:`DatabaseCloner.lock` (exclusive, one build of a project's alias at a time).
+Vendors differ in capability flags, catalogue SQL kept as data, and the hooks at the end of
+the class; nothing outside ``cloning/`` asks which vendor it has.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from django.db.backends.base.base import NO_DB_ALIAS
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.cloning.locks import TemplateLocks
 from concurrent_test_app.databases.fingerprint import schema_fingerprint
 from concurrent_test_app.databases.owners import Owner
+from concurrent_test_app.databases.types import Row, Say
 from concurrent_test_app.exceptions import (
     DatabaseSetupError,
     DatabaseUnreachableError,
     TemplateBusyError,
-    TemplateInUseError,
 )
 
 logger = logging.getLogger(__name__)
 
-# Where a wait is told to the user: the command's output, the run's log (once per change).
-Say = Callable[[str], None]
 
-
-class TemplateHold:
-    """A run's shared claim on one template, and on the kept clones it takes (see
-    :meth:`DatabaseCloner.hold`). Everything it claims is released with it."""
-
-    def __init__(self, cloner: DatabaseCloner, session: Any, template: str) -> None:
-        self.cloner = cloner
-        self.template = template
-        self._session = session
-        # Recorded in the run's clones, so a builder waiting for this hold can name the run.
-        self.session_id: str = cloner._session_id(session)
-
-    def claim(self, name: str) -> bool:
-        """Claim the clone ``name`` until the hold ends; return False if another run has it."""
-        naming.assert_derived(name, kind=naming.CLONE)
-        return bool(self.cloner._try_lock(self._session, name))
-
-
-class DatabaseCloner:
+class DatabaseCloner(TemplateLocks):
     """Create, clone, publish, lock, inspect and drop the derived databases of one alias."""
 
     vendor: ClassVar[str] = ""
-    # Whether the databases live on a server (False: files on this machine).
-    has_server: ClassVar[bool] = True
     # Whether several clones of one template may be made at the same moment.
     can_clone_concurrently: ClassVar[bool] = True
     # Whether other sessions can block cloning or dropping, so they may need ending.
@@ -82,42 +55,32 @@ class DatabaseCloner:
     # Column type of the bookkeeping table's values.
     meta_value_type: ClassVar[str] = "TEXT"
     meta_table: ClassVar[str] = "concurrent_test_template"
-    # The NAME that connects to the server rather than to one database (Django's own choice
-    # for its server connections); the alias's connection points there while migration
-    # modules load for the fingerprint, since the real database may not exist.
-    server_database_name: ClassVar[str | None] = None
-    # How long to wait for another process's build of the same template.
-    lock_timeout: ClassVar[float] = 1800.0
-    lock_poll_interval: ClassVar[float] = 0.1
     # A template in use is waited for with a short backoff; after the grace its sessions are
     # ended unless a run claims them (see guard()); a clone given no deadline fails after the
-    # limit. Waits shorter than say_after (another run reading the bookkeeping) go unsaid.
+    # limit.
     clone_backoff: ClassVar[float] = 0.02
     stray_session_grace: ClassVar[float] = 2.0
     clone_wait_limit: ClassVar[float] = 30.0
-    say_after: ClassVar[float] = 1.0
 
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-        self.alias: str = connection.alias
-        # A snapshot: the live settings_dict's NAME moves while templates are built.
-        self.settings_dict: dict[str, Any] = dict(connection.settings_dict)
-        # The server connection that session() shares, one per thread.
-        self._local = threading.local()
-
-    # -- names and settings --------------------------------------------------------------
+    # -- names and capabilities ----------------------------------------------------------
 
     def test_database_name(self) -> str:
         """Return the name Django would give this alias's test database."""
-        return str(self.connection.creation._get_test_db_name())
+        return str(self.connection.creation._get_test_db_name())  # type: ignore[attr-defined]
 
-    def settings_for(self, name: str) -> dict[str, Any]:
-        """Return a settings dict that connects to the derived database ``name``."""
-        naming.assert_derived(name)
-        return {**self.settings_dict, "NAME": self._physical_name(name)}
+    def is_in_memory(self) -> bool:
+        """Return whether Django would test this alias on an in-memory database."""
+        return False
 
-    def _physical_name(self, name: str) -> str:
-        return name
+    @classmethod
+    def connection_in_memory(cls, connection: BaseDatabaseWrapper) -> bool:
+        """Return whether ``connection`` points at an in-memory database now."""
+        return False
+
+    @classmethod
+    def connecting_creates(cls, connection: BaseDatabaseWrapper) -> bool:
+        """Return whether connecting would create ``connection``'s database (a missing file)."""
+        return False
 
     # -- reading -------------------------------------------------------------------------
 
@@ -148,10 +111,9 @@ class DatabaseCloner:
         naming.assert_derived(name)
         try:
             with self._cursor(name) as cursor:
-                if self.meta_table not in self._table_names(cursor):
+                if self.meta_table not in self.connection.introspection.table_names(cursor):
                     return None
-                table = self.connection.ops.quote_name(self.meta_table)
-                cursor.execute(f"SELECT name, value FROM {table}")
+                cursor.execute(f"SELECT name, value FROM {self._quote(self.meta_table)}")
                 return {str(key): str(value) for key, value in cursor.fetchall()}
         except Exception as exc:
             # A copy cut short, or a database dropped by another process since it was listed.
@@ -171,13 +133,6 @@ class DatabaseCloner:
         except Exception:  # the server itself cannot be reached: not gone, unreachable
             return False
 
-    def _table_names(self, cursor: Any) -> set[str]:
-        return set(self.connection.introspection.table_names(cursor))
-
-    def _is_damaged(self, exc: BaseException) -> bool:
-        """Return whether ``exc`` says the database itself is damaged (not unreachable)."""
-        return False
-
     def write_meta(self, name: str, meta: dict[str, str]) -> None:
         """Replace the bookkeeping of ``name`` with ``meta``, in one transaction."""
         naming.assert_derived(name)
@@ -189,7 +144,7 @@ class DatabaseCloner:
         self._write_rows(name, values, replace_all=False)
 
     def _write_rows(self, name: str, values: dict[str, str], *, replace_all: bool) -> None:
-        table = self.connection.ops.quote_name(self.meta_table)
+        table = self._quote(self.meta_table)
         rows = sorted(values.items())
         wrapper = self._wrapper(name)
         try:
@@ -220,7 +175,7 @@ class DatabaseCloner:
     def mark_complete(self, name: str) -> None:
         """Mark the bookkeeping of ``name`` complete (its last step)."""
         naming.assert_derived(name, kind=naming.TEMPLATE)
-        table = self.connection.ops.quote_name(self.meta_table)
+        table = self._quote(self.meta_table)
         with self._cursor(name) as cursor:
             cursor.execute(f"UPDATE {table} SET value = %s WHERE name = %s", ["1", "complete"])
             if cursor.rowcount != 1:
@@ -291,16 +246,14 @@ class DatabaseCloner:
         """Clone once no other session is on ``source``, waiting for them as clone() says."""
         started = time.monotonic()
         limit = deadline if deadline is not None else started + self.clone_wait_limit
-        delay, ended, told = self.clone_backoff, False, frozenset[Any]()
+        delay, ended, told = self.clone_backoff, False, frozenset[int]()
         while True:
             sessions = self._sessions(source)
             if not sessions:
                 try:
                     self._clone(source, target)
                     return
-                except (
-                    TemplateBusyError
-                ):  # another session connected between the look and the clone
+                except TemplateBusyError:  # a session connected between the look and the clone
                     sessions = self._sessions(source)
             waited = time.monotonic() - started
             if sessions and waited >= self.stray_session_grace and not ended:
@@ -370,167 +323,10 @@ class DatabaseCloner:
             logger.info("Ended %d session(s) on %s", len(sessions), name)
         return len(sessions)
 
-    @contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        """Hold the lock named ``key`` (one project's alias) across processes and hosts."""
-        started = time.monotonic()
-        warned = False
-        with self._lock_session(key) as session:
-            while not self._try_lock(session, key):
-                waited = time.monotonic() - started
-                if waited > self.lock_timeout:
-                    raise DatabaseSetupError(
-                        f"Waited {waited:.0f}s for another process building the template "
-                        f"{key!r}; stop it or drop the lock holder's session, then retry."
-                    )
-                if not warned:
-                    logger.info("Waiting for another process to finish building %s", key)
-                    warned = True
-                time.sleep(self.lock_poll_interval)
-            try:
-                yield
-            finally:
-                self._unlock(session, key)
-
-    @contextmanager
-    def claimed(self, key: str) -> Iterator[bool]:
-        """Hold the lock ``key`` for the block if nobody holds it; yield whether it was free."""
-        with self._lock_session(key) as session:
-            if not self._try_lock(session, key):
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                self._unlock(session, key)
-
-    def try_lock(self, key: str) -> bool:
-        """Return whether nobody holds the lock ``key`` right now (taking and releasing it)."""
-        with self.claimed(key) as free:
-            return free
-
-    @contextmanager
-    def guard(self, template: str) -> Iterator[None]:
-        """Claim the sessions this process opens on ``template`` while the block runs.
-
-        A clone that finds sessions on its template ends them as strays after a grace
-        (:meth:`_end_stray_sessions`), unless some process claims them: a run's parent claims
-        its own while it is connected to the template (checks, serialization), so another
-        run's clone waits for it instead of ending it. Vendors whose clones no session blocks
-        need no claim.
-        """
-        naming.assert_derived(template, kind=naming.TEMPLATE)
-        yield
-
-    @contextmanager
-    def hold(
-        self,
-        template: str,
-        *,
-        label: str = "",
-        timeout: float | None = None,
-        say: Say | None = None,
-    ) -> Iterator[TemplateHold]:
-        """Hold a shared claim on ``template`` while the block runs (a run: its whole life).
-
-        Any number of runs hold a template at once; :meth:`replacing` waits until none does,
-        so no build replaces or drops a template that a run may still clone from. A build
-        waiting to replace it goes first: from then on a new hold waits, saying so, for up to
-        ``timeout`` seconds (default :attr:`lock_timeout`). ``label`` names the holder where
-        the vendor can show it to others (PostgreSQL's application_name, SQLite's record).
-        """
-        naming.assert_derived(template, kind=naming.TEMPLATE)
-        limit = self.lock_timeout if timeout is None else timeout
-        started, told = time.monotonic(), False
-        with self._lock_session(template, label=label) as session:
-            while True:
-                handle = self._try_hold(session, template)
-                if handle is not None:
-                    break
-                waited = time.monotonic() - started
-                if waited > limit:
-                    raise DatabaseSetupError(
-                        f"Waited {waited:.0f}s to use the template {template!r} while another "
-                        "process replaced or dropped it (build_test_template --force or "
-                        "--prune); let it finish or stop it, then retry."
-                    )
-                if not told and waited >= self.say_after:  # not for another run's moment
-                    (say or logger.info)(
-                        f"Waiting for another process that is replacing or dropping the "
-                        f"template {template} (build_test_template --force or --prune)."
-                    )
-                    told = True
-                time.sleep(self.lock_poll_interval)
-            try:
-                yield TemplateHold(self, session, template)
-            finally:
-                self._release_hold(session, template, handle)
-
-    @contextmanager
-    def replacing(self, template: str, *, timeout: float, say: Say | None = None) -> Iterator[None]:
-        """Have ``template`` to oneself while the block runs: to replace it, or to drop it.
-
-        From the moment this starts, new holds (:meth:`hold`) wait. The runs that hold it
-        already are waited for, naming them each time they change, for up to ``timeout``
-        seconds; then TemplateInUseError names them.
-        """
-        naming.assert_derived(template, kind=naming.TEMPLATE)
-        say = say or logger.info
-        intent = self._intent_key(template)
-        started = time.monotonic()
-        with self._lock_session(template) as session:
-            # Another process about to replace the same template (a build of another checkout
-            # of the project, say) goes first; builds of one project already queue on lock().
-            while not self._try_lock(session, intent):
-                if time.monotonic() - started > self.lock_timeout:
-                    raise DatabaseSetupError(
-                        f"Waited {self.lock_timeout:.0f}s for another process replacing the "
-                        f"template {template!r}; stop it, then retry."
-                    )
-                time.sleep(self.lock_poll_interval)
-            try:
-                told: frozenset[str] | None = None
-                holders: list[str] = []
-                while not self._try_exclusive(session, template):
-                    sessions = self._hold_sessions(session, template)
-                    if frozenset(sid for sid, _ in sessions) != told:
-                        told = frozenset(sid for sid, _ in sessions)
-                        holders = self._describe_holders(template, sessions)
-                        if not holders:  # released since, or not visible: look again
-                            holders = ["a run that cannot be named from here"]
-                        if time.monotonic() - started < timeout:
-                            say(
-                                f"Waiting for {len(holders)} run(s) holding the template "
-                                f"{template}: {'; '.join(holders)} (for up to {timeout:.0f}s, "
-                                "DJANGO_TEST_TEMPLATE_WAIT)."
-                            )
-                    waited = time.monotonic() - started
-                    if waited >= timeout:
-                        raise TemplateInUseError(
-                            f"The template {template!r} is still held after {waited:.0f}s by "
-                            f"{len(holders)} run(s): {'; '.join(holders)}; let them finish or "
-                            f"stop them, or raise DJANGO_TEST_TEMPLATE_WAIT (now {timeout:g} "
-                            "seconds), then retry."
-                        )
-                    time.sleep(self.lock_poll_interval)
-                try:
-                    yield
-                finally:
-                    self._release_exclusive(session, template)
-            finally:
-                self._unlock(session, intent)
-
-    def holders(self, template: str) -> list[str]:
-        """Return who holds ``template`` right now (see hold()), one description each."""
-        naming.assert_derived(template, kind=naming.TEMPLATE)
-        with self._lock_session(template) as session:
-            sessions = self._hold_sessions(session, template)
-        return self._describe_holders(template, sessions)
-
     def _describe_holders(self, template: str, sessions: list[tuple[str, str]]) -> list[str]:
         """Name each holding session's run, asking its clones where the server cannot tell."""
         if self.can_name_holders or not sessions:
-            return [detail for _, detail in sessions]
+            return super()._describe_holders(template, sessions)
         parsed = naming.assert_derived(template, kind=naming.TEMPLATE)
         owners: dict[str, Owner] = {}
         for name in self.list_names(parsed.prefix):
@@ -548,64 +344,6 @@ class DatabaseCloner:
             for sid, detail in sessions
         ]
 
-    @staticmethod
-    def _intent_key(template: str) -> str:
-        return f"{template}.intent"
-
-    @staticmethod
-    def _attached_key(template: str) -> str:
-        return f"{template}.attached"
-
-    # -- connections -----------------------------------------------------------------------
-
-    def _wrapper(self, name: str | None, options: dict[str, Any] | None = None) -> Any:
-        """Return a new, unconnected DatabaseWrapper for ``name`` (None: the server).
-
-        Its alias is Django's NO_DB_ALIAS, as Django's own server connections use: a project's
-        ``connection_created`` receivers (django.contrib.postgres's type handlers, say) skip
-        it, where under the project's alias they would look the alias up in ``connections``
-        and reach for the real database, which CI servers often do not have.
-        """
-        settings_dict = {**self.settings_dict, "NAME": self.server_database_name}
-        if name is not None:
-            settings_dict = self.settings_for(name)
-        if options:
-            settings_dict["OPTIONS"] = {**(settings_dict.get("OPTIONS") or {}), **options}
-        return self.connection.__class__(settings_dict, NO_DB_ALIAS)
-
-    @contextmanager
-    def session(self) -> Iterator[None]:
-        """Share one server connection among the calls made inside (in this thread)."""
-        if not self.has_server or getattr(self._local, "cursor", None) is not None:
-            yield
-            return
-        with self._own_cursor(None) as cursor:
-            self._local.cursor = cursor
-            try:
-                yield
-            finally:
-                self._local.cursor = None
-
-    @contextmanager
-    def _cursor(self, name: str | None) -> Iterator[Any]:
-        """Yield a cursor on ``name`` (None: the server, shared inside :meth:`session`)."""
-        shared = getattr(self._local, "cursor", None) if name is None else None
-        if shared is not None:
-            yield shared
-            return
-        with self._own_cursor(name) as cursor:
-            yield cursor
-
-    @contextmanager
-    def _own_cursor(self, name: str | None, options: dict[str, Any] | None = None) -> Iterator[Any]:
-        """Yield a cursor on a connection of its own to ``name`` (None: the server)."""
-        wrapper = self._wrapper(name, options)
-        try:
-            with wrapper.cursor() as cursor:
-                yield cursor
-        finally:
-            wrapper.close()
-
     # -- hooks: the vendor mechanism ---------------------------------------------------------
 
     # A database server's hooks are the same SQL but for these catalogue queries; a vendor
@@ -613,9 +351,6 @@ class DatabaseCloner:
     server_version_sql: ClassVar[str] = ""
     database_exists_sql: ClassVar[str] = ""  # one parameter: the database name
     databases_sql: ClassVar[str] = ""  # every database name, one per row
-
-    def _quote(self, name: str) -> str:
-        return str(self.connection.ops.quote_name(name))
 
     def _server_version(self) -> str:
         with self._cursor(None) as cursor:
@@ -647,55 +382,19 @@ class DatabaseCloner:
     def _drop(self, name: str) -> None:
         raise NotImplementedError
 
-    def _schema_rows(self, cursor: Any) -> list[tuple[Any, ...]]:
+    def _schema_rows(self, cursor: CursorWrapper) -> list[Row]:
         raise NotImplementedError
 
-    def _sessions(self, name: str) -> list[Any]:
+    def _is_damaged(self, exc: BaseException) -> bool:
+        """Return whether ``exc`` says the database itself is damaged (not unreachable)."""
+        return False
+
+    def _sessions(self, name: str) -> list[int]:
+        """Return the ids of the other sessions connected to ``name``."""
         return []
 
-    def _describe_sessions(self, sessions: list[Any]) -> str:
+    def _describe_sessions(self, sessions: list[int]) -> str:
         return ", ".join(f"session {session}" for session in sessions) or "no session"
 
-    def _terminate(self, session: Any) -> None:
+    def _terminate(self, session: int) -> None:
         return None
-
-    @contextmanager
-    def _lock_session(self, key: str, label: str = "") -> Iterator[Any]:
-        # A server session of its own: a session-level lock lives exactly as long as it.
-        with self._own_cursor(None, self._label_options(label)) as cursor:
-            self._keep_alive(cursor)
-            yield cursor
-
-    def _label_options(self, label: str) -> dict[str, Any]:
-        """Return connection OPTIONS that show ``label`` to the server's other sessions."""
-        return {}
-
-    def _keep_alive(self, session: Any) -> None:
-        """Keep an idle lock session open as long as its process lives (a run may be long)."""
-
-    def _session_id(self, session: Any) -> str:
-        return ""
-
-    def _try_lock(self, session: Any, key: str) -> bool:
-        raise NotImplementedError
-
-    def _unlock(self, session: Any, key: str) -> None:
-        raise NotImplementedError
-
-    def _try_hold(self, session: Any, key: str) -> Any:
-        """Take a shared claim on ``key`` unless a builder intends to replace it; None if not."""
-        raise NotImplementedError
-
-    def _release_hold(self, session: Any, key: str, handle: Any) -> None:
-        raise NotImplementedError
-
-    def _try_exclusive(self, session: Any, key: str) -> bool:
-        """Take ``key`` exclusively if no hold is on it (the caller holds its intent lock)."""
-        return self._try_lock(session, key)
-
-    def _release_exclusive(self, session: Any, key: str) -> None:
-        self._unlock(session, key)
-
-    def _hold_sessions(self, session: Any, key: str) -> list[tuple[str, str]]:
-        """Return (session id, description) of every session holding ``key``."""
-        return []

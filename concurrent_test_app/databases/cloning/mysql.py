@@ -19,9 +19,12 @@ import hashlib
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from django.db.backends.utils import CursorWrapper
 
 from concurrent_test_app.databases.cloning.base import DatabaseCloner
+from concurrent_test_app.databases.types import Row
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +91,11 @@ class MySQLCloner(DatabaseCloner):
                 self._copy(cursor, source, target)
             else:
                 cursor.execute(
-                    "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME "
-                    "FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
-                    [source],
-                )
-                charset, collation = cursor.fetchone()
-                cursor.execute(
                     "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
                     [source],
                 )
                 tables = [self._quote(str(row[0])) for row in cursor.fetchall()]
-                cursor.execute(f"CREATE DATABASE {dst} CHARACTER SET {charset} COLLATE {collation}")
+                self._create_like(cursor, source, target)
                 if tables:
                     moves = ", ".join(f"{src}.{table} TO {dst}.{table}" for table in tables)
                     cursor.execute(f"RENAME TABLE {moves}")
@@ -108,7 +105,19 @@ class MySQLCloner(DatabaseCloner):
         with self._cursor(None) as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {self._quote(name)}")
 
-    def _copy(self, cursor: Any, source: str, target: str) -> None:
+    def _create_like(self, cursor: CursorWrapper, source: str, target: str) -> None:
+        """Create the empty schema ``target`` with the character set and collation of ``source``."""
+        cursor.execute(
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME "
+            "FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+            [source],
+        )
+        charset, collation = cursor.fetchone()
+        cursor.execute(
+            f"CREATE DATABASE {self._quote(target)} CHARACTER SET {charset} COLLATE {collation}"
+        )
+
+    def _copy(self, cursor: CursorWrapper, source: str, target: str) -> None:
         """Copy the schema ``source`` into a new schema ``target``.
 
         Tables are created and filled by up to :attr:`copy_sessions` sessions at once: InnoDB
@@ -116,13 +125,6 @@ class MySQLCloner(DatabaseCloner):
         those waits overlap. The bookkeeping table, views, routines and triggers follow, in
         this session, once every table is there.
         """
-        src, dst = self._quote(source), self._quote(target)
-        cursor.execute(
-            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME "
-            "FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
-            [source],
-        )
-        charset, collation = cursor.fetchone()
         cursor.execute(
             "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES "
             "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME",
@@ -131,6 +133,44 @@ class MySQLCloner(DatabaseCloner):
         kinds = {str(name): str(kind) for name, kind in cursor.fetchall()}
         views = [name for name, kind in kinds.items() if kind == "VIEW"]
         tables = [name for name, kind in kinds.items() if kind != "VIEW"]
+        statements = self._table_statements(cursor, source, target, tables)
+        self._create_like(cursor, source, target)
+        # The bookkeeping table goes last: a copy cut short never looks complete.
+        meta = statements.pop(self.meta_table, [])
+        self._run_batches(cursor, target, list(statements.values()))
+        cursor.execute(f"USE {self._quote(target)}")
+        self._prepare_session(cursor)
+        try:
+            for statement in meta:
+                cursor.execute(statement)
+            self._copy_views(cursor, source, target, views)
+            self._copy_routines(cursor, source)
+            self._copy_triggers(cursor, source)
+        finally:
+            cursor.execute("SET SESSION FOREIGN_KEY_CHECKS = 1")
+
+    def _table_statements(
+        self, cursor: CursorWrapper, source: str, target: str, tables: list[str]
+    ) -> dict[str, list[str]]:
+        """Return, per table of ``source``, the statements that create and fill it in ``target``,
+        every table after the tables its foreign keys point to."""
+        src, dst = self._quote(source), self._quote(target)
+        columns = self._insertable_columns(cursor, source)
+        statements: dict[str, list[str]] = {}
+        for table in _ordered(tables, self._parents(cursor, source)):
+            cursor.execute(f"SHOW CREATE TABLE {src}.{self._quote(table)}")
+            statements[table] = [str(cursor.fetchone()[1])]
+            names = ", ".join(columns.get(table, []))
+            if names:
+                statements[table].append(
+                    f"INSERT INTO {dst}.{self._quote(table)} ({names}) "
+                    f"SELECT {names} FROM {src}.{self._quote(table)}"
+                )
+        return statements
+
+    @staticmethod
+    def _parents(cursor: CursorWrapper, source: str) -> dict[str, set[str]]:
+        """Return, per table of ``source``, the other tables its foreign keys point to."""
         cursor.execute(
             "SELECT TABLE_NAME, REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE "
             "WHERE TABLE_SCHEMA = %s AND REFERENCED_TABLE_SCHEMA = %s "
@@ -141,6 +181,10 @@ class MySQLCloner(DatabaseCloner):
         for table, parent in cursor.fetchall():
             if table != parent:
                 parents.setdefault(str(table), set()).add(str(parent))
+        return parents
+
+    def _insertable_columns(self, cursor: CursorWrapper, source: str) -> dict[str, list[str]]:
+        """Return, per table of ``source``, its quoted columns that an INSERT may set."""
         cursor.execute(
             "SELECT TABLE_NAME, COLUMN_NAME, EXTRA FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME, ORDINAL_POSITION",
@@ -152,47 +196,28 @@ class MySQLCloner(DatabaseCloner):
             if "GENERATED" in kind and "DEFAULT_GENERATED" not in kind:
                 continue  # a generated column computes itself; it cannot be inserted
             columns.setdefault(str(table), []).append(self._quote(str(column)))
-        statements: dict[str, list[str]] = {}
-        for table in _ordered(tables, parents):
-            cursor.execute(f"SHOW CREATE TABLE {src}.{self._quote(table)}")
-            statements[table] = [str(cursor.fetchone()[1])]
-            names = ", ".join(columns.get(table, []))
-            if names:
-                statements[table].append(
-                    f"INSERT INTO {dst}.{self._quote(table)} ({names}) "
-                    f"SELECT {names} FROM {src}.{self._quote(table)}"
-                )
-        cursor.execute(f"CREATE DATABASE {dst} CHARACTER SET {charset} COLLATE {collation}")
-        # The bookkeeping table goes last: a copy cut short never looks complete.
-        meta = statements.pop(self.meta_table, None)
-        batches = [
-            list(statements.values())[i :: self.copy_sessions] for i in range(self.copy_sessions)
-        ]
+        return columns
+
+    def _run_batches(self, cursor: CursorWrapper, target: str, tables: list[list[str]]) -> None:
+        """Run each table's statements in ``target``, spread over :attr:`copy_sessions`."""
+        batches = [tables[i :: self.copy_sessions] for i in range(self.copy_sessions)]
         batches = [batch for batch in batches if batch]
         if len(batches) > 1:
             with ThreadPoolExecutor(max_workers=len(batches)) as pool:
                 list(pool.map(lambda batch: self._run_batch(target, batch), batches))
         elif batches:
             self._run_batch(target, batches[0], cursor)
-        cursor.execute(f"USE {dst}")
-        self._prepare_session(cursor)
-        try:
-            for statement in meta or []:
-                cursor.execute(statement)
-            self._copy_views(cursor, source, target, views)
-            self._copy_routines(cursor, source)
-            self._copy_triggers(cursor, source)
-        finally:
-            cursor.execute("SET SESSION FOREIGN_KEY_CHECKS = 1")
 
     @staticmethod
-    def _prepare_session(cursor: Any) -> None:
+    def _prepare_session(cursor: CursorWrapper) -> None:
         # As mysqldump does: no FK checks while tables and rows arrive in any order, and an
         # explicit 0 in an AUTO_INCREMENT column stays 0.
         cursor.execute("SET SESSION FOREIGN_KEY_CHECKS = 0")
         cursor.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
 
-    def _run_batch(self, target: str, batch: list[list[str]], cursor: Any = None) -> None:
+    def _run_batch(
+        self, target: str, batch: list[list[str]], cursor: CursorWrapper | None = None
+    ) -> None:
         """Run each table's statements (create, then fill) in ``target``, in one session."""
         if cursor is None:
             with self._own_cursor(None) as own:
@@ -207,7 +232,9 @@ class MySQLCloner(DatabaseCloner):
         finally:
             cursor.execute("SET SESSION FOREIGN_KEY_CHECKS = 1")
 
-    def _copy_views(self, cursor: Any, source: str, target: str, views: list[str]) -> None:
+    def _copy_views(
+        self, cursor: CursorWrapper, source: str, target: str, views: list[str]
+    ) -> None:
         definitions = {}
         for view in views:
             cursor.execute(f"SHOW CREATE VIEW {self._quote(source)}.{self._quote(view)}")
@@ -228,7 +255,7 @@ class MySQLCloner(DatabaseCloner):
                 raise error
             pending = failed
 
-    def _copy_routines(self, cursor: Any, source: str) -> None:
+    def _copy_routines(self, cursor: CursorWrapper, source: str) -> None:
         cursor.execute(
             "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
             "WHERE ROUTINE_SCHEMA = %s ORDER BY ROUTINE_NAME",
@@ -240,7 +267,7 @@ class MySQLCloner(DatabaseCloner):
             cursor.execute(f"SHOW CREATE {kind} {self._quote(source)}.{self._quote(name)}")
             cursor.execute(_DEFINER.sub("", str(cursor.fetchone()[2]), count=1))
 
-    def _copy_triggers(self, cursor: Any, source: str) -> None:
+    def _copy_triggers(self, cursor: CursorWrapper, source: str) -> None:
         cursor.execute(
             "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s "
             "ORDER BY EVENT_OBJECT_TABLE, ACTION_ORDER",
@@ -250,7 +277,7 @@ class MySQLCloner(DatabaseCloner):
             cursor.execute(f"SHOW CREATE TRIGGER {self._quote(source)}.{self._quote(name)}")
             cursor.execute(_DEFINER.sub("", str(cursor.fetchone()[2]), count=1))
 
-    def _sessions(self, name: str) -> list[Any]:
+    def _sessions(self, name: str) -> list[int]:
         with self._cursor(None) as cursor:
             cursor.execute(
                 "SELECT ID FROM information_schema.PROCESSLIST "
@@ -259,14 +286,14 @@ class MySQLCloner(DatabaseCloner):
             )
             return [int(row[0]) for row in cursor.fetchall()]
 
-    def _terminate(self, session: Any) -> None:
+    def _terminate(self, session: int) -> None:
         with self._cursor(None) as cursor:
             try:
                 cursor.execute(f"KILL {int(session)}")
             except Exception as exc:  # it ended on its own meanwhile
                 logger.debug("KILL %s: %s", session, exc)
 
-    def _schema_rows(self, cursor: Any) -> list[tuple[Any, ...]]:
+    def _schema_rows(self, cursor: CursorWrapper) -> list[Row]:
         cursor.execute(
             "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA "
             "FROM information_schema.COLUMNS "
@@ -281,29 +308,29 @@ class MySQLCloner(DatabaseCloner):
         # GET_LOCK names are at most 64 characters.
         return f"concurrent_test:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
 
-    def _keep_alive(self, session: Any) -> None:
+    def _keep_alive(self, session: CursorWrapper) -> None:
         session.execute(f"SET SESSION wait_timeout = {self.keep_alive_seconds}")
 
-    def _session_id(self, session: Any) -> str:
+    def _session_id(self, session: CursorWrapper) -> str:
         session.execute("SELECT CONNECTION_ID()")
         return str(session.fetchone()[0])
 
-    def _try_lock(self, session: Any, key: str) -> bool:
+    def _try_lock(self, session: CursorWrapper, key: str) -> bool:
         session.execute("SELECT GET_LOCK(%s, 0)", [self._lock_name(key)])
-        return session.fetchone()[0] == 1
+        return bool(session.fetchone()[0] == 1)
 
-    def _unlock(self, session: Any, key: str) -> None:
+    def _unlock(self, session: CursorWrapper, key: str) -> None:
         session.execute("SELECT RELEASE_LOCK(%s)", [self._lock_name(key)])
 
     def _slot_names(self, key: str) -> list[str]:
         return [self._lock_name(f"{key}.slot{slot}") for slot in range(self.hold_slots)]
 
-    def _slot_holders(self, session: Any, key: str) -> list[int]:
+    def _slot_holders(self, session: CursorWrapper, key: str) -> list[int]:
         names = self._slot_names(key)
         session.execute("SELECT " + ", ".join(["IS_USED_LOCK(%s)"] * len(names)), names)
         return [int(value) for value in session.fetchone() if value is not None]
 
-    def _try_hold(self, session: Any, key: str) -> Any:
+    def _try_hold(self, session: CursorWrapper, key: str) -> str | None:
         intent = self._intent_key(key)
         if not self._try_lock(session, intent):
             return None  # a build waits to replace it (or another run is taking its slot)
@@ -319,17 +346,17 @@ class MySQLCloner(DatabaseCloner):
         finally:
             self._unlock(session, intent)
 
-    def _release_hold(self, session: Any, key: str, handle: Any) -> None:
+    def _release_hold(self, session: CursorWrapper, key: str, handle: str) -> None:
         session.execute("SELECT RELEASE_LOCK(%s)", [handle])
 
-    def _try_exclusive(self, session: Any, key: str) -> bool:
+    def _try_exclusive(self, session: CursorWrapper, key: str) -> bool:
         # The caller holds the intent lock, so no slot is taken from now on.
         return not self._slot_holders(session, key)
 
-    def _release_exclusive(self, session: Any, key: str) -> None:
+    def _release_exclusive(self, session: CursorWrapper, key: str) -> None:
         return None
 
-    def _hold_sessions(self, session: Any, key: str) -> list[tuple[str, str]]:
+    def _hold_sessions(self, session: CursorWrapper, key: str) -> list[tuple[str, str]]:
         holders = self._slot_holders(session, key)
         if not holders:
             return []

@@ -13,10 +13,12 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+
+from django.db.backends.utils import CursorWrapper
 
 from concurrent_test_app.databases import naming
 from concurrent_test_app.databases.cloning.base import DatabaseCloner
+from concurrent_test_app.databases.types import Row, SettingsDict
 from concurrent_test_app.exceptions import TemplateBusyError
 
 logger = logging.getLogger(__name__)
@@ -53,13 +55,13 @@ class PostgreSQLCloner(DatabaseCloner):
                 raise
 
     @staticmethod
-    def _sessions_on(cursor: Any, name: str) -> list[Any]:
+    def _sessions_on(cursor: CursorWrapper, name: str) -> list[int]:
         cursor.execute(
             "SELECT pid FROM pg_catalog.pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",
             [name],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return [int(row[0]) for row in cursor.fetchall()]
 
     def _rename(self, source: str, target: str) -> None:
         with self._cursor(None) as cursor:
@@ -69,11 +71,11 @@ class PostgreSQLCloner(DatabaseCloner):
         with self._cursor(None) as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {self._quote(name)}")
 
-    def _sessions(self, name: str) -> list[Any]:
+    def _sessions(self, name: str) -> list[int]:
         with self._cursor(None) as cursor:
             return self._sessions_on(cursor, name)
 
-    def _describe_sessions(self, sessions: list[Any]) -> str:
+    def _describe_sessions(self, sessions: list[int]) -> str:
         if not sessions:
             return "no session"
         with self._cursor(None) as cursor:
@@ -90,7 +92,7 @@ class PostgreSQLCloner(DatabaseCloner):
             for pid, application, client in rows
         ) or ", ".join(f"server session {pid}" for pid in sessions)
 
-    def _terminate(self, session: Any) -> None:
+    def _terminate(self, session: int) -> None:
         with self._cursor(None) as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [session])
         # pg_terminate_backend only signals; the backend leaves within milliseconds.
@@ -103,7 +105,7 @@ class PostgreSQLCloner(DatabaseCloner):
                     return
             time.sleep(0.02)
 
-    def _schema_rows(self, cursor: Any) -> list[tuple[Any, ...]]:
+    def _schema_rows(self, cursor: CursorWrapper) -> list[Row]:
         cursor.execute(
             "SELECT table_name, column_name, data_type, is_nullable, column_default, "
             "character_maximum_length, numeric_precision, numeric_scale, is_identity "
@@ -129,11 +131,11 @@ class PostgreSQLCloner(DatabaseCloner):
     def _lock_id(key: str) -> int:
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
-    def _label_options(self, label: str) -> dict[str, Any]:
+    def _label_options(self, label: str) -> SettingsDict:
         # NAMEDATALEN: the server keeps 63 bytes of it.
         return {"application_name": label[:63]} if label else {}
 
-    def _keep_alive(self, session: Any) -> None:
+    def _keep_alive(self, session: CursorWrapper) -> None:
         # idle_session_timeout (PostgreSQL 14+) would end an idle run's hold; other sessions'
         # settings are the user's, this one is ours.
         session.execute(
@@ -141,32 +143,32 @@ class PostgreSQLCloner(DatabaseCloner):
             "WHERE current_setting('idle_session_timeout', true) IS NOT NULL"
         )
 
-    def _session_id(self, session: Any) -> str:
+    def _session_id(self, session: CursorWrapper) -> str:
         session.execute("SELECT pg_backend_pid()")
         return str(session.fetchone()[0])
 
-    def _try_lock(self, session: Any, key: str) -> bool:
+    def _try_lock(self, session: CursorWrapper, key: str) -> bool:
         session.execute("SELECT pg_try_advisory_lock(%s)", [self._lock_id(key)])
         return bool(session.fetchone()[0])
 
-    def _unlock(self, session: Any, key: str) -> None:
+    def _unlock(self, session: CursorWrapper, key: str) -> None:
         session.execute("SELECT pg_advisory_unlock(%s)", [self._lock_id(key)])
 
-    def _try_hold(self, session: Any, key: str) -> Any:
+    def _try_hold(self, session: CursorWrapper, key: str) -> str | None:
         intent = self._lock_id(self._intent_key(key))
         session.execute("SELECT pg_try_advisory_lock_shared(%s)", [intent])
         if not session.fetchone()[0]:
             return None  # a build waits to replace it: let it go first
         try:
             session.execute("SELECT pg_try_advisory_lock_shared(%s)", [self._lock_id(key)])
-            return True if session.fetchone()[0] else None
+            return key if session.fetchone()[0] else None
         finally:
             session.execute("SELECT pg_advisory_unlock_shared(%s)", [intent])
 
-    def _release_hold(self, session: Any, key: str, handle: Any) -> None:
+    def _release_hold(self, session: CursorWrapper, key: str, handle: str) -> None:
         session.execute("SELECT pg_advisory_unlock_shared(%s)", [self._lock_id(key)])
 
-    def _hold_sessions(self, session: Any, key: str) -> list[tuple[str, str]]:
+    def _hold_sessions(self, session: CursorWrapper, key: str) -> list[tuple[str, str]]:
         # A bigint advisory key shows in pg_locks as its high half (classid) and low half
         # (objid), with objsubid 1; advisory keys are per database.
         unsigned = self._lock_id(key) & 0xFFFFFFFFFFFFFFFF

@@ -23,10 +23,15 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.sqlite3.creation import DatabaseCreation
+from django.db.backends.utils import CursorWrapper
 
 from concurrent_test_app.databases import naming
 from concurrent_test_app.databases.cloning.base import DatabaseCloner
+from concurrent_test_app.databases.types import Row
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +107,7 @@ class SQLiteCloner(DatabaseCloner):
     can_terminate_sessions = False
     server_database_name = ":memory:"
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
         super().__init__(connection)
         self.directory: Path = naming.sqlite_directory(self.settings_dict)
 
@@ -110,9 +115,18 @@ class SQLiteCloner(DatabaseCloner):
         return naming.sqlite_base_name(self.settings_dict)
 
     def is_in_memory(self) -> bool:
-        """Return whether Django would test this alias on an in-memory database."""
         test_name = (self.settings_dict.get("TEST") or {}).get("NAME") or ":memory:"
-        return bool(self.connection.creation.is_in_memory_db(test_name))
+        return DatabaseCreation.is_in_memory_db(test_name)
+
+    @classmethod
+    def connection_in_memory(cls, connection: BaseDatabaseWrapper) -> bool:
+        return DatabaseCreation.is_in_memory_db(connection.settings_dict["NAME"])
+
+    @classmethod
+    def connecting_creates(cls, connection: BaseDatabaseWrapper) -> bool:
+        # sqlite3.connect() makes an empty file where the NAME names none.
+        name = connection.settings_dict["NAME"]
+        return not cls.connection_in_memory(connection) and not Path(str(name)).exists()
 
     def _physical_name(self, name: str) -> str:
         return str(self._path(name))
@@ -158,7 +172,7 @@ class SQLiteCloner(DatabaseCloner):
         message = str(exc)
         return "not a database" in message or "malformed" in message
 
-    def _schema_rows(self, cursor: Any) -> list[tuple[Any, ...]]:
+    def _schema_rows(self, cursor: CursorWrapper) -> list[Row]:
         cursor.execute(
             "SELECT type, name, tbl_name, sql FROM sqlite_master "
             "WHERE name NOT LIKE 'sqlite_%%' AND tbl_name <> %s ORDER BY type, name",
@@ -175,16 +189,16 @@ class SQLiteCloner(DatabaseCloner):
         finally:
             session.close()
 
-    def _session_id(self, session: Any) -> str:
+    def _session_id(self, session: _LockFiles) -> str:
         return str(session.id)
 
-    def _try_lock(self, session: Any, key: str) -> bool:
+    def _try_lock(self, session: _LockFiles, key: str) -> bool:
         return _flock(session.fileno(key), fcntl.LOCK_EX)
 
-    def _unlock(self, session: Any, key: str) -> None:
+    def _unlock(self, session: _LockFiles, key: str) -> None:
         fcntl.flock(session.fileno(key), fcntl.LOCK_UN)
 
-    def _try_hold(self, session: Any, key: str) -> Any:
+    def _try_hold(self, session: _LockFiles, key: str) -> str | None:
         intent = session.fileno(self._intent_key(key))
         if not _flock(intent, fcntl.LOCK_SH):
             return None  # a build waits to replace it: let it go first
@@ -196,11 +210,11 @@ class SQLiteCloner(DatabaseCloner):
         finally:
             fcntl.flock(intent, fcntl.LOCK_UN)
 
-    def _release_hold(self, session: Any, key: str, handle: Any) -> None:
+    def _release_hold(self, session: _LockFiles, key: str, handle: str) -> None:
         session.drop_record(key)
         fcntl.flock(session.fileno(key), fcntl.LOCK_UN)
 
-    def _hold_sessions(self, session: Any, key: str) -> list[tuple[str, str]]:
+    def _hold_sessions(self, session: _LockFiles, key: str) -> list[tuple[str, str]]:
         found = []
         for path in sorted(self.directory.glob(f"{key}.*.holder.lock")):
             try:
