@@ -344,5 +344,4 @@ class _Settings:
         return ""
 
 
-
 app_settings = _Settings()

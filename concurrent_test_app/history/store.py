@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -19,6 +18,7 @@ from django.db.models import F, Model, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from concurrent_test_app.conf import app_settings
+from concurrent_test_app.databases.cloning import connecting_creates
 from concurrent_test_app.exceptions import ConfigurationError
 from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat
 
@@ -71,20 +71,6 @@ def newest_per_key(
     return newest
 
 
-def _file_not_there(connection: BaseDatabaseWrapper) -> bool:
-    """Return whether the database is a file that does not exist yet.
-
-    Connecting would create an empty database file where the project has none yet.
-    """
-    # Only a file-backed database (Django's SQLite backend) answers is_in_memory_db(); which
-    # vendor keeps a database in a file belongs to databases/cloning/ (issue 13), and this is
-    # the one place history asks until the cloners answer it.
-    in_memory = getattr(connection, "is_in_memory_db", None)
-    if in_memory is None or in_memory():
-        return False
-    return not Path(str(connection.settings_dict["NAME"])).exists()
-
-
 @contextmanager
 def connected(alias: str) -> Iterator[BaseDatabaseWrapper]:
     """Yield a connection to the database ``alias`` names now, and close it if it was closed.
@@ -110,7 +96,7 @@ def missing_history(alias: str) -> str | None:
     connection = connections[alias]
     if connection.settings_dict.get("ENGINE") == _DUMMY_ENGINE:
         return NOT_CONFIGURED
-    if _file_not_there(connection):
+    if connecting_creates(connection):  # an empty database file where the project has none yet
         return "does not exist yet"
     try:
         tables = set(connection.introspection.table_names())
