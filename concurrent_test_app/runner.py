@@ -28,7 +28,9 @@ from concurrent_test_app.checks import unsupported_engines
 from concurrent_test_app.conf import app_settings
 from concurrent_test_app.databases.slots import WorkerDatabases
 from concurrent_test_app.exceptions import ConfigurationError, DatabaseSetupError, WorkerStartError
-from concurrent_test_app.execution.pool import PoolLimits, PoolOutcome, WorkerPool
+from concurrent_test_app.execution.limits import PoolLimits
+from concurrent_test_app.execution.outcome import PoolOutcome
+from concurrent_test_app.execution.pool import WorkerPool
 from concurrent_test_app.execution.replay import ReplayResultMixin
 from concurrent_test_app.execution.scaling import decide_workers
 from concurrent_test_app.execution.scheduler import DEFAULT_SCHEDULER, SCHEDULERS, shard_units

@@ -141,3 +141,24 @@ def replay(result: Any, unit: WorkUnitSpec | None, calls: tuple[ResultCall, ...]
             method(test, call.duration or 0.0)
         else:
             method(test)
+
+
+# The result call that says how a finished test ended, and the progress display's word for it.
+_OUTCOME_CALLS = {
+    "addFailure": "failed",
+    "addError": "error",
+    "addSkip": "skipped",
+    "addExpectedFailure": "expected_failure",
+    "addUnexpectedSuccess": "unexpected_success",
+    "addSuccess": "passed",
+}
+
+
+def outcome_of(calls: tuple[ResultCall, ...]) -> str:
+    """Return how the test of ``calls`` ended: "passed", "failed", "error", "skipped", ..."""
+    for call in calls:
+        if call.method in _OUTCOME_CALLS:
+            return _OUTCOME_CALLS[call.method]
+    # Only subtests reported: the test failed if one of them did.
+    failed = any(call.method == "addSubTest" and call.error is not None for call in calls)
+    return "failed" if failed else "passed"
