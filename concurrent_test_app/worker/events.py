@@ -19,7 +19,7 @@ from concurrent_test_app.protocol import (
 logger = logging.getLogger(__name__)
 
 
-class _QueryCounter:
+class QueryCounter:
     """Count the queries a worker runs (installed as a connection execute wrapper)."""
 
     def __init__(self) -> None:
