@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import unittest
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from concurrent_test_app.protocol import CaseInfo, ResultCall, WorkUnitSpec
@@ -56,6 +58,20 @@ def remote_exc_info(text: str, failure: bool) -> tuple[type[BaseException], Base
     return type(exc), exc, None
 
 
+class ConcurrentSuite(unittest.TestSuite):
+    """The suite unittest's TextTestRunner runs: ``run`` runs it on the pool and replays it."""
+
+    def __init__(
+        self, tests: list[unittest.TestCase], *, run: Callable[[unittest.TestResult], None]
+    ) -> None:
+        super().__init__(tests)
+        self._run_on_pool = run
+
+    def run(self, result: unittest.TestResult, debug: bool = False) -> unittest.TestResult:
+        self._run_on_pool(result)
+        return result
+
+
 class ReplayResultMixin:
     """Mixed into the runner's result class so that it accepts tracebacks formatted elsewhere."""
 
@@ -65,7 +81,9 @@ class ReplayResultMixin:
         exc = err[1]
         if isinstance(exc, (RemoteFailure, RemoteError)):
             return exc.text
-        return super()._exc_info_to_string(err, test)  # type: ignore[misc]
+        # The result class this is mixed into (a TextTestResult) formats a local exception.
+        text: str = super()._exc_info_to_string(err, test)  # type: ignore[misc]
+        return text
 
     if sys.version_info < (3, 12):
         # unittest grew addDuration() and --durations in Python 3.12; offer both everywhere.
