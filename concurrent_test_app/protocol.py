@@ -8,9 +8,12 @@ crosses to a spawned worker.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 # The plain settings a worker connects with, per alias (see databases.attach). Any: a
 # DATABASES entry mixes names, numbers and the driver's own OPTIONS.
@@ -187,4 +190,5 @@ class WorkerSpec:
 
 def plain_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Return the options that can cross to a spawned worker (no streams, no loggers)."""
+    # Any: a runner's keyword options, of whatever types its __init__ takes.
     return {key: value for key, value in options.items() if isinstance(value, PLAIN_TYPES)}

@@ -61,7 +61,11 @@ class RunPlan:
         return [test.id for unit in self.units for test in unit.tests]
 
     def worker_spec(
-        self, runner: DiscoverRunner, *, runner_path: str, runner_kwargs: Mapping[str, Any]
+        self,
+        runner: DiscoverRunner,
+        *,
+        runner_path: str,
+        runner_kwargs: Mapping[str, Any],  # Any: the runner's keyword options, of many types
     ) -> WorkerSpec:
         """Return what every worker of ``runner`` starts from (slot and databases come later)."""
         shuffle = False if runner.shuffle is False else runner.shuffle_seed

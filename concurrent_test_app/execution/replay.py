@@ -10,9 +10,14 @@ import logging
 import sys
 import unittest
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from concurrent_test_app.protocol import CaseInfo, ResultCall, WorkUnitSpec
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+
+logger = logging.getLogger(__name__)
 
 
 class RemoteFailure(AssertionError):
@@ -77,7 +82,7 @@ class ReplayResultMixin:
 
     durations: ClassVar[int | None] = None
 
-    def _exc_info_to_string(self, err: Any, test: Any) -> str:
+    def _exc_info_to_string(self, err: OptExcInfo, test: object) -> str:
         exc = err[1]
         if isinstance(exc, (RemoteFailure, RemoteError)):
             return exc.text
@@ -88,7 +93,7 @@ class ReplayResultMixin:
     if sys.version_info < (3, 12):
         # unittest grew addDuration() and --durations in Python 3.12; offer both everywhere.
 
-        def addDuration(self, test: Any, elapsed: float) -> None:
+        def addDuration(self, test: object, elapsed: float) -> None:
             if not hasattr(self, "collectedDurations"):
                 self.collectedDurations: list[tuple[str, float]] = []
             self.collectedDurations.append((str(test), elapsed))
@@ -101,6 +106,7 @@ class ReplayResultMixin:
 
 def print_durations(result: Any, durations: int) -> None:
     """Print the slowest tests as Python 3.12's TextTestRunner does."""
+    # Any: the result class built at run time on the project's (see get_resultclass).
     collected = getattr(result, "collectedDurations", [])
     if not collected:
         return
@@ -125,7 +131,9 @@ def print_durations(result: Any, durations: int) -> None:
 _sql_logger = logging.getLogger("django.db.backends")
 
 
-def replay(result: Any, unit: WorkUnitSpec | None, calls: tuple[ResultCall, ...]) -> None:
+def replay(
+    result: unittest.TestResult, unit: WorkUnitSpec | None, calls: tuple[ResultCall, ...]
+) -> None:
     """Replay a worker's result calls onto ``result``, in the order the worker made them.
 
     ``unit`` is None for the pool's own pseudo-tests (a worker lost between units), whose calls
