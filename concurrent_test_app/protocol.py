@@ -8,11 +8,18 @@ crosses to a spawned worker.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# The plain settings a worker connects with, per alias (see databases.attach).
+logger = logging.getLogger(__name__)
+
+# The plain settings a worker connects with, per alias (see databases.attach). Any: a
+# DATABASES entry mixes names, numbers and the driver's own OPTIONS.
 WorkerSettings = dict[str, dict[str, Any]]
+# What a runner option may be to cross to a spawned worker: streams and loggers do not pickle.
+PLAIN_TYPES = (str, int, float, bool, type(None), list, tuple, set, frozenset)
 
 # What a spawned worker calls with WorkerSpec.runner_path to rebuild the parent's runner class.
 RUNNER_FACTORY = "concurrent_test_app.runner.concurrent_runner_class"
@@ -172,9 +179,16 @@ class WorkerSpec:
     debug_sql: bool = False
     debug_mode: bool = False
     runner_path: str = ""
+    # Any: the keyword options of the project's runner class, whatever it takes (plain ones).
     runner_kwargs: dict[str, Any] = field(default_factory=dict)
     test_labels: tuple[str, ...] = ()
     units_digest: str = ""
     dump_path: str = ""
     selection: tuple[int, ...] | None = None  # a shard's units, by index in the whole suite
     parent_pid: int = 0  # the parent that started this worker, when it is its direct child
+
+
+def plain_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the options that can cross to a spawned worker (no streams, no loggers)."""
+    # Any: a runner's keyword options, of whatever types its __init__ takes.
+    return {key: value for key, value in options.items() if isinstance(value, PLAIN_TYPES)}

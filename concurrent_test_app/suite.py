@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import sys
 import unittest
 from collections import Counter
@@ -20,6 +21,8 @@ from django.test import TestCase, TransactionTestCase
 from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
 from concurrent_test_app.protocol import CaseInfo, WorkUnitSpec
+
+logger = logging.getLogger(__name__)
 
 
 def has_module_fixtures(test: unittest.TestCase) -> bool:

@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from concurrent_test_app.exceptions import ConfigurationError
-from concurrent_test_app.execution import scaling
+from concurrent_test_app.execution import cgroups
+from concurrent_test_app.execution.cgroups import cgroup_cpu_limit, cgroup_memory_headroom
 from concurrent_test_app.execution.scaling import (
     GB,
     MB,
     MemoryGate,
     available_memory_bytes,
-    cgroup_cpu_limit,
-    cgroup_memory_headroom,
     decide_workers,
     memory_workers,
     rss_mb,
@@ -324,8 +323,8 @@ def test_auto_without_psutil(
 ) -> None:
     # psutil absent (None in sys.modules makes the import fail) and no cgroup memory limit.
     monkeypatch.setitem(sys.modules, "psutil", None)
-    monkeypatch.setattr(scaling, "CGROUP_ROOT", tmp_path)
-    monkeypatch.setattr(scaling, "PROC_SELF_CGROUP", tmp_path / "none")
+    monkeypatch.setattr(cgroups, "CGROUP_ROOT", tmp_path)
+    monkeypatch.setattr(cgroups, "PROC_SELF_CGROUP", tmp_path / "none")
     assert available_memory_bytes() is None
     with caplog.at_level(logging.WARNING, logger="concurrent_test_app.execution.scaling"):
         decision = decide_workers("auto", 40, cpus=5)

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, ClassVar
+import unittest
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from concurrent_test_app.protocol import CaseInfo, ResultCall, WorkUnitSpec
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+
+logger = logging.getLogger(__name__)
 
 
 class RemoteFailure(AssertionError):
@@ -56,21 +63,37 @@ def remote_exc_info(text: str, failure: bool) -> tuple[type[BaseException], Base
     return type(exc), exc, None
 
 
+class ConcurrentSuite(unittest.TestSuite):
+    """The suite unittest's TextTestRunner runs: ``run`` runs it on the pool and replays it."""
+
+    def __init__(
+        self, tests: list[unittest.TestCase], *, run: Callable[[unittest.TestResult], None]
+    ) -> None:
+        super().__init__(tests)
+        self._run_on_pool = run
+
+    def run(self, result: unittest.TestResult, debug: bool = False) -> unittest.TestResult:
+        self._run_on_pool(result)
+        return result
+
+
 class ReplayResultMixin:
     """Mixed into the runner's result class so that it accepts tracebacks formatted elsewhere."""
 
     durations: ClassVar[int | None] = None
 
-    def _exc_info_to_string(self, err: Any, test: Any) -> str:
+    def _exc_info_to_string(self, err: OptExcInfo, test: object) -> str:
         exc = err[1]
         if isinstance(exc, (RemoteFailure, RemoteError)):
             return exc.text
-        return super()._exc_info_to_string(err, test)  # type: ignore[misc]
+        # The result class this is mixed into (a TextTestResult) formats a local exception.
+        text: str = super()._exc_info_to_string(err, test)  # type: ignore[misc]
+        return text
 
     if sys.version_info < (3, 12):
         # unittest grew addDuration() and --durations in Python 3.12; offer both everywhere.
 
-        def addDuration(self, test: Any, elapsed: float) -> None:
+        def addDuration(self, test: object, elapsed: float) -> None:
             if not hasattr(self, "collectedDurations"):
                 self.collectedDurations: list[tuple[str, float]] = []
             self.collectedDurations.append((str(test), elapsed))
@@ -83,6 +106,7 @@ class ReplayResultMixin:
 
 def print_durations(result: Any, durations: int) -> None:
     """Print the slowest tests as Python 3.12's TextTestRunner does."""
+    # Any: the result class built at run time on the project's (see get_resultclass).
     collected = getattr(result, "collectedDurations", [])
     if not collected:
         return
@@ -107,7 +131,9 @@ def print_durations(result: Any, durations: int) -> None:
 _sql_logger = logging.getLogger("django.db.backends")
 
 
-def replay(result: Any, unit: WorkUnitSpec | None, calls: tuple[ResultCall, ...]) -> None:
+def replay(
+    result: unittest.TestResult, unit: WorkUnitSpec | None, calls: tuple[ResultCall, ...]
+) -> None:
     """Replay a worker's result calls onto ``result``, in the order the worker made them.
 
     ``unit`` is None for the pool's own pseudo-tests (a worker lost between units), whose calls
@@ -141,3 +167,24 @@ def replay(result: Any, unit: WorkUnitSpec | None, calls: tuple[ResultCall, ...]
             method(test, call.duration or 0.0)
         else:
             method(test)
+
+
+# The result call that says how a finished test ended, and the progress display's word for it.
+_OUTCOME_CALLS = {
+    "addFailure": "failed",
+    "addError": "error",
+    "addSkip": "skipped",
+    "addExpectedFailure": "expected_failure",
+    "addUnexpectedSuccess": "unexpected_success",
+    "addSuccess": "passed",
+}
+
+
+def outcome_of(calls: tuple[ResultCall, ...]) -> str:
+    """Return how the test of ``calls`` ended: "passed", "failed", "error", "skipped", ..."""
+    for call in calls:
+        if call.method in _OUTCOME_CALLS:
+            return _OUTCOME_CALLS[call.method]
+    # Only subtests reported: the test failed if one of them did.
+    failed = any(call.method == "addSubTest" and call.error is not None for call in calls)
+    return "failed" if failed else "passed"

@@ -3,7 +3,7 @@
 The CPU count honours the scheduler affinity mask and a cgroup CPU quota (v2 ``cpu.max``, v1
 ``cpu.cfs_quota_us``), so a CI container limited to two CPUs on a 64-core host gets two
 workers. Available memory is psutil's figure, lowered to the cgroup memory headroom when there
-is a limit, because psutil reports the host's memory inside a container.
+is a limit, because psutil reports the host's memory inside a container (see cgroups.py).
 """
 
 from __future__ import annotations
@@ -11,117 +11,21 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from concurrent_test_app.conf import app_settings
 from concurrent_test_app.exceptions import ConfigurationError
+from concurrent_test_app.execution.cgroups import cgroup_cpu_limit, cgroup_memory_headroom
 
 logger = logging.getLogger(__name__)
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-PROC_SELF_CGROUP = Path("/proc/self/cgroup")
 MB = 1024 * 1024
 GB = 1024 * MB
 # The seed design's threshold: with less than this available, run at most LOW_MEMORY_WORKERS.
 LOW_MEMORY_BYTES = 2 * GB
 LOW_MEMORY_WORKERS = 2
-# cgroup v1 reports "no limit" as a huge page-aligned number rather than a word.
-_UNLIMITED = 1 << 62
-
-
-# -- cgroups -----------------------------------------------------------------------------------
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _memberships(proc_cgroup: Path) -> list[tuple[list[str], str]]:
-    """Return (controllers, path) for each line of /proc/<pid>/cgroup ([] controllers: v2)."""
-    text = _read(proc_cgroup)
-    if text is None:
-        return []
-    found = []
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) == 3:
-            controllers = [c for c in parts[1].split(",") if c]
-            found.append((controllers, parts[2]))
-    return found
-
-
-def _walk_up(mount: Path, cgroup_path: str) -> Iterator[Path]:
-    """Yield the process's cgroup folder under ``mount`` and each ancestor up to the mount.
-
-    A limit on any ancestor applies too. Inside a container the listed path may not exist
-    under the (namespaced) mount; the walk then still reaches the mount itself, which is the
-    container's own cgroup.
-    """
-    parts = [p for p in cgroup_path.split("/") if p and p not in (".", "..")]
-    for depth in range(len(parts), -1, -1):
-        folder = mount.joinpath(*parts[:depth])
-        if folder.is_dir():
-            yield folder
-
-
-def _v1_mount(root: Path, controller: str, controllers: list[str]) -> Path | None:
-    for name in (
-        ",".join(controllers),
-        controller,
-        f"{controller},cpuacct",
-        f"cpuacct,{controller}",
-    ):
-        if (root / name).is_dir():
-            return root / name
-    return None
-
-
-def _cgroup_folders(
-    cgroup_root: Path | str | None, proc_cgroup: Path | str | None, controller: str
-) -> Iterator[tuple[int, Path]]:
-    """Yield (cgroup version, folder) pairs whose files may limit ``controller``.
-
-    None means the real files, :data:`CGROUP_ROOT` and :data:`PROC_SELF_CGROUP`.
-    """
-    root = Path(CGROUP_ROOT if cgroup_root is None else cgroup_root)
-    for controllers, path in _memberships(
-        Path(PROC_SELF_CGROUP if proc_cgroup is None else proc_cgroup)
-    ):
-        if not controllers:
-            mount = root if (root / "cgroup.controllers").exists() else root / "unified"
-            if mount.is_dir():
-                for folder in _walk_up(mount, path):
-                    yield 2, folder
-        elif controller in controllers:
-            v1_mount = _v1_mount(root, controller, controllers)
-            if v1_mount is not None:
-                for folder in _walk_up(v1_mount, path):
-                    yield 1, folder
-
-
-def cgroup_cpu_limit(
-    cgroup_root: Path | str | None = None, proc_cgroup: Path | str | None = None
-) -> float | None:
-    """Return the cgroup CPU quota in CPUs (quota / period, smallest on the path), or None."""
-    limits = []
-    for version, folder in _cgroup_folders(cgroup_root, proc_cgroup, "cpu"):
-        if version == 2:
-            quota_text, _, period_text = (_read(folder / "cpu.max") or "").partition(" ")
-        else:
-            quota_text = _read(folder / "cpu.cfs_quota_us") or ""
-            period_text = _read(folder / "cpu.cfs_period_us") or ""
-        try:
-            quota, period = int(quota_text), int(period_text)
-        except ValueError:
-            continue  # "max", "-1" handled below; a missing or garbled file sets no limit
-        if quota > 0 and period > 0:
-            limits.append(quota / period)
-    return min(limits) if limits else None
 
 
 def _affinity_cpus() -> int:
@@ -142,43 +46,6 @@ def usable_cpus(
         # (they also wait on the database), while one would leave half the quota unused.
         cpus = min(cpus, math.ceil(quota))
     return max(1, cpus)
-
-
-def _stat_value(text: str | None, key: str) -> int:
-    for line in (text or "").splitlines():
-        name, _, value = line.partition(" ")
-        if name == key:
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0
-
-
-def cgroup_memory_headroom(
-    cgroup_root: Path | str | None = None, proc_cgroup: Path | str | None = None
-) -> int | None:
-    """Return the bytes left under the tightest cgroup memory limit, or None without a limit.
-
-    Reclaimable page cache (inactive files) counts as free, as the kernel drops it before it
-    calls the OOM killer.
-    """
-    headrooms = []
-    for version, folder in _cgroup_folders(cgroup_root, proc_cgroup, "memory"):
-        if version == 2:
-            limit_text, usage_text = _read(folder / "memory.max"), _read(folder / "memory.current")
-            inactive = _stat_value(_read(folder / "memory.stat"), "inactive_file")
-        else:
-            limit_text = _read(folder / "memory.limit_in_bytes")
-            usage_text = _read(folder / "memory.usage_in_bytes")
-            inactive = _stat_value(_read(folder / "memory.stat"), "total_inactive_file")
-        try:
-            limit, usage = int(limit_text or ""), int(usage_text or "")
-        except ValueError:
-            continue  # "max" or an unreadable file: no limit here
-        if 0 < limit < _UNLIMITED:
-            headrooms.append(max(0, limit - usage + inactive))
-    return min(headrooms) if headrooms else None
 
 
 # -- memory ------------------------------------------------------------------------------------
@@ -291,7 +158,13 @@ def decide_workers(
         if count < explicit:
             reason += f", lowered to the {_plural(units, 'work unit')}"
         return WorkerDecision(count, reason)
+    return _decide_auto(units, history_p90_mb, cpus, available_bytes)
 
+
+def _decide_auto(
+    units: int, history_p90_mb: float | None, cpus: int | None, available_bytes: int | None
+) -> WorkerDecision:
+    """Return the ``auto`` decision for ``units`` work units (see decide_workers)."""
     app_settings.check_worker_bounds()
     low, high = app_settings.min_workers, app_settings.max_workers
     cpu_count = usable_cpus() if cpus is None else max(1, cpus)
@@ -301,27 +174,10 @@ def decide_workers(
         per_worker_mb, source = app_settings.memory_per_worker_mb, "estimate"
     if available_bytes is None:
         available_bytes = available_memory_bytes()
-
-    parts = [_plural(cpu_count, "usable CPU")]
-    by_memory: int | None = None
-    available_mb: float | None = None
-    if available_bytes is None:
-        logger.warning(
-            "[CONCURRENT] psutil is not installed, so available memory is unknown; "
-            "choosing workers by CPU count only"
-        )
-        parts.append("memory unknown (psutil is not installed)")
-    else:
-        by_memory = memory_workers(available_bytes, per_worker_mb)
-        available_mb = available_bytes / MB
-        low_memory = "low memory: " if available_bytes < LOW_MEMORY_BYTES else ""
-        parts.append(
-            f"{by_memory} by memory ({low_memory}{available_bytes / GB:.1f} GB available / "
-            f"{per_worker_mb:.0f} MB per worker, {source})"
-        )
-    parts.append(_plural(units, "work unit"))
+    by_memory, memory_part = _by_memory(available_bytes, per_worker_mb, source)
     smallest = min(n for n in (cpu_count, by_memory, units) if n is not None)
     count = min(max(smallest, low), high, units)
+    parts = [_plural(cpu_count, "usable CPU"), memory_part, _plural(units, "work unit")]
     reason = f"auto chose {count}: the smallest of {', '.join(parts)}"
     if count > smallest:
         reason += f" is {smallest}, raised to DJANGO_TEST_MIN_WORKERS={low}"
@@ -334,8 +190,26 @@ def decide_workers(
         reason,
         cpus=cpu_count,
         memory_workers=by_memory,
-        available_mb=available_mb,
+        available_mb=None if available_bytes is None else available_bytes / MB,
         per_worker_mb=per_worker_mb,
+    )
+
+
+def _by_memory(
+    available_bytes: int | None, per_worker_mb: float, source: str
+) -> tuple[int | None, str]:
+    """Return how many workers the memory allows (None: unknown), and that part of the reason."""
+    if available_bytes is None:
+        logger.warning(
+            "[CONCURRENT] psutil is not installed, so available memory is unknown; "
+            "choosing workers by CPU count only"
+        )
+        return None, "memory unknown (psutil is not installed)"
+    by_memory = memory_workers(available_bytes, per_worker_mb)
+    low_memory = "low memory: " if available_bytes < LOW_MEMORY_BYTES else ""
+    return by_memory, (
+        f"{by_memory} by memory ({low_memory}{available_bytes / GB:.1f} GB available / "
+        f"{per_worker_mb:.0f} MB per worker, {source})"
     )
 
 

@@ -22,7 +22,7 @@ _HOOK_ID = re.compile(
     r"^(?P<hook>setUpClass|tearDownClass|setUpModule|tearDownModule|doClassCleanups"
     r"|doModuleCleanups) \((?P<owner>[^()]+)\)$"
 )
-# The pool's own pseudo-id for a worker lost outside any unit (pool.BETWEEN_UNITS_ID).
+# The pool's own pseudo-id for a worker lost outside any unit (supervision.BETWEEN_UNITS_ID).
 _POOL_ID = re.compile(r"^(?P<owner>concurrent_test) \((?P<name>worker \d+: [^()]+)\)$")
 _FAILED_LOAD_PREFIX = "unittest.loader._FailedTest."
 FAILED_LOAD_NAME = "(failed to load)"

@@ -7,7 +7,7 @@ import logging
 import time
 import unittest
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from concurrent_test_app.protocol import (
     CaseCalls,
@@ -16,15 +16,24 @@ from concurrent_test_app.protocol import (
     ResultCall,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+
 logger = logging.getLogger(__name__)
 
+# Any: unittest hands a result a TestCase or, for a failed class or module fixture, an
+# _ErrorHolder (no TestCase); what they share, id() and str(), is all this module uses.
+UnittestTest = Any
 
-class _QueryCounter:
+
+class QueryCounter:
     """Count the queries a worker runs (installed as a connection execute wrapper)."""
 
     def __init__(self) -> None:
         self.count = 0
 
+    # Any: Django's execute-wrapper protocol passes the driver's cursor call, parameters and
+    # context, and returns whatever the driver's execute() returns.
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         self.count += 1
         return execute(sql, params, many, context)
@@ -66,7 +75,7 @@ class EventResult(unittest.TestResult):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _ref(self, test: Any) -> tuple[int, CaseInfo | None]:
+    def _ref(self, test: UnittestTest) -> tuple[int, CaseInfo | None]:
         position = self.index.get(id(test))
         if position is not None:
             return position, None
@@ -80,9 +89,29 @@ class EventResult(unittest.TestResult):
         new, self._sql_sent = text[self._sql_sent :], len(text)
         return new
 
-    def _record(self, method: str, test: Any, **fields: Any) -> None:
+    def _record(
+        self,
+        method: str,
+        test: UnittestTest,
+        *,
+        subtest: CaseInfo | None = None,
+        error: str | None = None,
+        failure: bool = False,
+        reason: str | None = None,
+        duration: float | None = None,
+    ) -> None:
         position, holder = self._ref(test)
-        call = ResultCall(method, position, holder=holder, sql=self._take_sql(), **fields)
+        call = ResultCall(
+            method,
+            position,
+            holder=holder,
+            subtest=subtest,
+            error=error,
+            failure=failure,
+            reason=reason,
+            duration=duration,
+            sql=self._take_sql(),
+        )
         if self.pending is not None and holder is None:
             self.pending.append(call)
         else:
@@ -122,7 +151,7 @@ class EventResult(unittest.TestResult):
         self._sql_stream = None
         self.conn.send(CaseCalls(self.slot, self.unit, calls))
 
-    def addDuration(self, test: Any, elapsed: float) -> None:
+    def addDuration(self, test: unittest.TestCase, elapsed: float) -> None:
         self.reported_duration = True
         self._record("addDuration", test, duration=elapsed)
 
@@ -130,32 +159,35 @@ class EventResult(unittest.TestResult):
         super().addSuccess(test)
         self._record("addSuccess", test)
 
-    def addError(self, test: Any, err: Any) -> None:
+    def addError(self, test: UnittestTest, err: OptExcInfo) -> None:
         super().addError(test, err)
         self._record("addError", test, error=self.errors[-1][1])
 
-    def addFailure(self, test: Any, err: Any) -> None:
+    def addFailure(self, test: unittest.TestCase, err: OptExcInfo) -> None:
         super().addFailure(test, err)
         self._record("addFailure", test, error=self.failures[-1][1], failure=True)
 
-    def addSkip(self, test: Any, reason: str) -> None:
+    def addSkip(self, test: UnittestTest, reason: str) -> None:
         super().addSkip(test, reason)
         self._record("addSkip", test, reason=reason)
 
-    def addExpectedFailure(self, test: Any, err: Any) -> None:
+    def addExpectedFailure(self, test: unittest.TestCase, err: OptExcInfo) -> None:
         super().addExpectedFailure(test, err)
         self._record("addExpectedFailure", test, error=self.expectedFailures[-1][1])
 
-    def addUnexpectedSuccess(self, test: Any) -> None:
+    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
         super().addUnexpectedSuccess(test)
         self._record("addUnexpectedSuccess", test)
 
-    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
+    def addSubTest(
+        self, test: unittest.TestCase, subtest: unittest.TestCase, err: OptExcInfo | None
+    ) -> None:
         super().addSubTest(test, subtest, err)
         info = CaseInfo(subtest.id(), str(subtest), subtest.shortDescription())
         if err is None:
             self._record("addSubTest", test, subtest=info)
             return
-        failure = issubclass(err[0], test.failureException)
+        kind = err[0]  # a failed subtest's exception type, never None
+        failure = kind is not None and issubclass(kind, test.failureException)
         text = (self.failures if failure else self.errors)[-1][1]
         self._record("addSubTest", test, subtest=info, error=text, failure=failure)

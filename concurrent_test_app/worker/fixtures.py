@@ -10,12 +10,14 @@ as one test.
 
 from __future__ import annotations
 
+import logging
 import sys
 import unittest
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 from unittest.util import strclass
+
+logger = logging.getLogger(__name__)
 
 # Frames of this module are unittest's plumbing: a traceback from setUpModule leaves them out,
 # as it leaves out unittest's own, so it reads as it does in serial.
@@ -51,7 +53,7 @@ class FixtureSuite(unittest.TestSuite):
         finally:
             self._announce(None, (), False)
 
-    def _handleClassSetUp(self, test: Any, result: Any) -> None:
+    def _handleClassSetUp(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
         current = test.__class__
         if (
             current == getattr(result, "_previousTestClass", None)
@@ -64,7 +66,7 @@ class FixtureSuite(unittest.TestSuite):
         with self._inside(f"setUpClass ({strclass(current)})", tests, True):
             super()._handleClassSetUp(test, result)  # type: ignore[misc]
 
-    def _tearDownPreviousClass(self, test: Any, result: Any) -> None:
+    def _tearDownPreviousClass(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
         previous = getattr(result, "_previousTestClass", None)
         if previous is None or previous == test.__class__:
             super()._tearDownPreviousClass(test, result)  # type: ignore[misc]
@@ -73,7 +75,7 @@ class FixtureSuite(unittest.TestSuite):
         with self._inside(f"tearDownClass ({strclass(previous)})", tests, False):
             super()._tearDownPreviousClass(test, result)  # type: ignore[misc]
 
-    def _handleModuleFixture(self, test: Any, result: Any) -> None:
+    def _handleModuleFixture(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
         name = test.__class__.__module__
         module = sys.modules.get(name)
         original = getattr(module, "setUpModule", None)
@@ -94,7 +96,7 @@ class FixtureSuite(unittest.TestSuite):
         finally:
             module.setUpModule = original  # type: ignore[union-attr]
 
-    def _handleModuleTearDown(self, result: Any) -> None:
+    def _handleModuleTearDown(self, result: unittest.TestResult) -> None:
         name = self._get_previous_module(result)  # type: ignore[attr-defined]
         module = sys.modules.get(name) if name else None
         if (

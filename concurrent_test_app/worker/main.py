@@ -18,6 +18,7 @@ import unittest
 import warnings
 from multiprocessing.connection import Connection
 
+from django.db import connections
 from django.utils.module_loading import import_string
 
 from concurrent_test_app import processes
@@ -36,7 +37,7 @@ from concurrent_test_app.protocol import (
     WorkerSpec,
 )
 from concurrent_test_app.suite import describe_units, group_units, select_units, units_digest
-from concurrent_test_app.worker.events import EventResult, _QueryCounter
+from concurrent_test_app.worker.events import EventResult, QueryCounter
 from concurrent_test_app.worker.fixtures import FixtureSuite
 
 logger = logging.getLogger(__name__)
@@ -110,11 +111,28 @@ def worker_main(
         # On a timeout the parent sends SIGUSR1 to read the stack of every thread.
         dump_file = open(spec.dump_path, "w")  # noqa: SIM115 - lives as long as the process
         faulthandler.register(signal.SIGUSR1, file=dump_file, all_threads=True)
-    from django.db import connections
+    groups = _discover(conn, spec, groups)
+    counter = _connect(conn, spec) if groups is not None else None
+    if groups is None or counter is None:
+        return  # the parent was told why (WorkerFailed)
+    conn.send(WorkerReady(spec.slot, os.getpid(), spec.database_name))
+    try:
+        _serve(conn, spec, groups, counter)
+    finally:
+        processes.kill_children(spare=guardian)
+        connections.close_all()
+        if dump_file is not None:
+            faulthandler.unregister(signal.SIGUSR1)
+            dump_file.close()
 
+
+def _discover(
+    conn: Connection, spec: WorkerSpec, groups: list[list[unittest.TestCase]] | None
+) -> list[list[unittest.TestCase]] | None:
+    """Return the suite's units (rebuilt unless inherited); None once the parent is told why."""
     try:
         if groups is None or spec.rebuild:
-            groups = _rebuild_units(spec)
+            return _rebuild_units(spec)
     except Exception as exc:
         conn.send(
             WorkerFailed(
@@ -123,10 +141,15 @@ def worker_main(
                 "deterministic or pass --start-method fork",
             )
         )
-        return
+        return None
+    return groups
+
+
+def _connect(conn: Connection, spec: WorkerSpec) -> QueryCounter | None:
+    """Connect to this worker's clones and count its queries; None once the parent is told why."""
     try:
         connect_worker(spec.slot, spec.database_settings, restore=spec.rebuild)
-        counter = _QueryCounter()
+        counter = QueryCounter()
         for alias in spec.database_settings:
             connection = connections[alias]
             connection.execute_wrappers.append(counter)
@@ -140,24 +163,26 @@ def worker_main(
                 "DATABASES and that the database server accepts connections",
             )
         )
-        return
-    conn.send(WorkerReady(spec.slot, os.getpid(), spec.database_name))
-    try:
-        while True:
-            try:
-                message = conn.recv()
-            except EOFError:
-                break
-            if isinstance(message, StopWorker):
-                break
-            assert isinstance(message, RunUnit)
-            _run_unit(conn, spec, groups, message, counter)
-    finally:
-        processes.kill_children(spare=guardian)
-        connections.close_all()
-        if dump_file is not None:
-            faulthandler.unregister(signal.SIGUSR1)
-            dump_file.close()
+        return None
+    return counter
+
+
+def _serve(
+    conn: Connection,
+    spec: WorkerSpec,
+    groups: list[list[unittest.TestCase]],
+    counter: QueryCounter,
+) -> None:
+    """Run the units the parent sends, one at a time, until it says stop or its pipe closes."""
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if isinstance(message, StopWorker):
+            return
+        assert isinstance(message, RunUnit)
+        _run_unit(conn, spec, groups, message, counter)
 
 
 def _run_unit(
@@ -165,7 +190,7 @@ def _run_unit(
     spec: WorkerSpec,
     groups: list[list[unittest.TestCase]],
     item: RunUnit,
-    counter: _QueryCounter,
+    counter: QueryCounter,
 ) -> None:
     tests = groups[item.unit]
     selected = [tests[i] for i in item.tests]
