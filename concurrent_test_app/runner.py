@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import sys
 import time
 import unittest
 from collections.abc import Iterable
@@ -209,6 +210,11 @@ class ConcurrentTestRunner(DiscoverRunner):
             worker_log.close()
             self.teardown_test_environment()
 
+    def setup_log(self, message: str) -> None:
+        """Tell the user about database set-up, on standard error as Django's own set-up does."""
+        if self.verbosity >= 1:
+            sys.stderr.write(message + "\n")
+
     def _run(self, test_labels: list[str]) -> int:
         suite = self.plan(test_labels)
         # Django's get_databases() returns {alias: serialized}, not the set its stubs say.
@@ -216,8 +222,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         self.choose_workers()
         self._databases = self.databases_class(
             databases,
-            # Set-up messages go to standard error, as Django's test database creation's do.
-            log=lambda message: print(message, file=sys.stderr) if self.verbosity >= 1 else None,
+            log=self.setup_log,
             verbosity=self.verbosity,
             interactive=self.interactive,
             keepdb=self.keepdb,
