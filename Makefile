@@ -30,6 +30,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	# Blocks of 6+ identical lines repeated across modules (tests/test_architecture.py looks
+	# inside each module too); migrations and templates aside.
+	$(VENV)/bin/pylint --rcfile=pyproject.toml concurrent_test_app
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

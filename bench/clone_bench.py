@@ -298,6 +298,10 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _quiet(message: str) -> None:
+    """Drop what set-up says: the measurements are this bench's output."""
+
+
 def _local_app(root: Path) -> str:
     """Return the label of the project's last app with migrations, to add a migration to."""
     from django.apps import apps
@@ -321,8 +325,8 @@ def inner(options: dict[str, Any]) -> None:
     django.setup()
     from django.db import connections
 
-    from concurrent_test_app.databases import WorkerDatabases
-    from concurrent_test_app.template import TemplateBuilder
+    from concurrent_test_app.databases.slots import WorkerDatabases
+    from concurrent_test_app.databases.template import TemplateBuilder
 
     counts = [int(n) for n in options["workers"]]
     runs, root = int(options["runs"]), Path(options["root"])
@@ -351,10 +355,10 @@ def inner(options: dict[str, Any]) -> None:
     def ours(n: int, cold: bool) -> None:
         runs_of, slots = by_count[n], list(range(1, n + 1))
         if cold:  # as on a first run: no template of this fingerprint yet (dropped untimed)
-            builder = TemplateBuilder("default", verbosity=0)
+            builder = TemplateBuilder("default", log=_quiet, verbosity=0)
             builder.cloner.drop(builder.name)
         started = time.perf_counter()
-        databases = WorkerDatabases({"default": True}, verbosity=0)
+        databases = WorkerDatabases({"default": True}, log=_quiet, verbosity=0)
         databases.setup()
         setup_started = time.perf_counter()
         for slot in slots:
@@ -375,7 +379,7 @@ def inner(options: dict[str, Any]) -> None:
 
     def ours_warm_concurrent(n: int) -> None:
         started = time.perf_counter()
-        databases = WorkerDatabases({"default": True}, verbosity=0)
+        databases = WorkerDatabases({"default": True}, log=_quiet, verbosity=0)
         databases.setup()
         databases.prepare_slots(list(range(1, n + 1)))
         by_count[n]["setup_warm_concurrent"].append(time.perf_counter() - started)
@@ -383,7 +387,7 @@ def inner(options: dict[str, Any]) -> None:
 
     def ours_keepdb(n: int, record: bool = True) -> None:
         started = time.perf_counter()
-        databases = WorkerDatabases({"default": True}, verbosity=0, keepdb=True)
+        databases = WorkerDatabases({"default": True}, log=_quiet, verbosity=0, keepdb=True)
         databases.setup()
         for slot in range(1, n + 1):
             databases.prepare_slot(slot)
@@ -440,18 +444,18 @@ def inner(options: dict[str, Any]) -> None:
     applied, schemas_match = 0, True
     incremental: list[float] = []
     for round_index in range(runs):
-        base = TemplateBuilder("default", verbosity=0)
+        base = TemplateBuilder("default", log=_quiet, verbosity=0)
         base.ensure()
         extra.write_text(EXTRA_MIGRATION.format(app=app, leaf=leaf))
         try:
-            builder = TemplateBuilder("default", verbosity=0)
+            builder = TemplateBuilder("default", log=_quiet, verbosity=0)
             result = builder.ensure()
             if result.mode != "incremental":
                 raise BenchError(f"expected an incremental build, got {result.mode}")
             incremental.append(result.seconds)
             applied = result.applied
             if round_index == 0:  # the full build's schema, once: builds are timed above
-                full = TemplateBuilder("default", verbosity=0).ensure(force=True)
+                full = TemplateBuilder("default", log=_quiet, verbosity=0).ensure(force=True)
                 schemas_match = full.schema == result.schema
             builder.cloner.drop(result.name)
         finally:
@@ -459,7 +463,7 @@ def inner(options: dict[str, Any]) -> None:
             sys.modules.pop(f"{app}.migrations.9999_clone_bench_extra", None)
 
     # Everything this process made: templates and clones under its own prefix.
-    builder = TemplateBuilder("default", verbosity=0)
+    builder = TemplateBuilder("default", log=_quiet, verbosity=0)
     for name in builder.cloner.list_names(builder.prefix):
         builder.cloner.drop(name)
     connections.close_all()

@@ -262,7 +262,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand
 
-from concurrent_test_app.template import TemplateBuilder, template_aliases
+from concurrent_test_app.databases.template import TemplateBuilder, template_aliases
 
 
 class Command(BaseCommand):
@@ -275,7 +275,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["templates"]:
             for alias in template_aliases():
-                builder = TemplateBuilder(alias)
+                builder = TemplateBuilder(alias, log=self.stdout.write)
                 for name in builder.cloner.list_names(builder.prefix):
                     builder.cloner.drop(name)
                     self.stdout.write(f"{alias}: dropped {name}")

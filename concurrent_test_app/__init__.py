@@ -11,7 +11,7 @@ __all__ = ["timeout"]
 def __getattr__(name: str) -> Any:
     # Imported lazily so that importing the package never touches Django.
     if name == "timeout":
-        from .timeouts import timeout
+        from concurrent_test_app.timeouts import timeout
 
         return timeout
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,8 @@ flaky flag, and a page per test with its duration over runs.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import Prefetch, QuerySet
@@ -17,9 +18,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from . import charts
-from .history import FLAKY_WINDOW
-from .models import Case, CaseResult, Run, UnitTiming, WorkerStat
+from concurrent_test_app.history import FLAKY_WINDOW, charts
+from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,15 @@ SLOWEST_UNITS = 10
 # How many runs the test page's chart and table go back.
 TEST_PAGE_RUNS = 50
 
+if TYPE_CHECKING:
+    # django-stubs makes ModelAdmin generic in its model; Django's own class cannot be
+    # subscripted. The base serves every history model, whose pages each type their own.
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = admin.ModelAdmin
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+
+class ReadOnlyAdmin(_ModelAdmin):
     """History is written by test runs only: nobody adds, edits or deletes it by hand."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -79,6 +86,18 @@ def outcome_badge(outcome: str, text: str | None = None) -> SafeString:
         colour,
         text or outcome.replace("_", " "),
     )
+
+
+def with_row_fields(
+    results: list[CaseResult], link: Callable[[CaseResult], str]
+) -> list[CaseResult]:
+    """Give each result what its table row shows: a link, an outcome badge, its duration."""
+    for result in results:
+        # Attributes for the change_form templates, set on the model instances they iterate.
+        result.admin_url = link(result)  # type: ignore[attr-defined]
+        result.badge = outcome_badge(result.outcome)  # type: ignore[attr-defined]
+        result.shown = charts.format_seconds(result.duration)  # type: ignore[attr-defined]
+    return results
 
 
 @admin.register(Run)
@@ -154,16 +173,15 @@ class RunAdmin(ReadOnlyAdmin):
             (f"worker {worker.slot}", [(str(k), float(s), float(e)) for k, s, e in worker.timeline])
             for worker in workers
         ]
-        slowest = list(
-            CaseResult.objects.using(run._state.db)
-            .filter(run=run)
-            .select_related("case")
-            .order_by("-duration", "case__test_id")[:SLOWEST_TESTS]
+        slowest = with_row_fields(
+            list(
+                CaseResult.objects.using(run._state.db)
+                .filter(run=run)
+                .select_related("case")
+                .order_by("-duration", "case__test_id")[:SLOWEST_TESTS]
+            ),
+            lambda result: self.url_for(Case, result.case_id),
         )
-        for result in slowest:
-            result.admin_url = self.url_for(Case, result.case_id)  # type: ignore[attr-defined]
-            result.badge = outcome_badge(result.outcome)  # type: ignore[attr-defined]
-            result.shown = charts.format_seconds(result.duration)  # type: ignore[attr-defined]
         units = list(
             UnitTiming.objects.using(run._state.db)
             .filter(run=run)
@@ -221,16 +239,15 @@ class CaseAdmin(ReadOnlyAdmin):
 
     def detail_context(self, case: Case) -> dict[str, Any]:
         """Return the test's duration chart and its recent results, newest first."""
-        results = list(
-            CaseResult.objects.using(case._state.db)
-            .filter(case=case)
-            .select_related("run")
-            .order_by("-run__started_at", "-run_id")[:TEST_PAGE_RUNS]
+        results = with_row_fields(
+            list(
+                CaseResult.objects.using(case._state.db)
+                .filter(case=case)
+                .select_related("run")
+                .order_by("-run__started_at", "-run_id")[:TEST_PAGE_RUNS]
+            ),
+            lambda result: self.url_for(Run, result.run_id),
         )
-        for result in results:
-            result.admin_url = self.url_for(Run, result.run_id)  # type: ignore[attr-defined]
-            result.badge = outcome_badge(result.outcome)  # type: ignore[attr-defined]
-            result.shown = charts.format_seconds(result.duration)  # type: ignore[attr-defined]
         points = [
             charts.ChartPoint(
                 label=result.run.started_at.strftime("%m-%d %H:%M"),

@@ -10,4 +10,4 @@ class ConcurrentTestConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks (ids concurrent_test_app.E001 and on).
-        from . import checks  # noqa: F401
+        from concurrent_test_app import checks  # noqa: F401

@@ -29,14 +29,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.utils import load_backend
 
-from .conf import ENVIRONMENT_PROPERTIES, app_settings
-from .exceptions import ConfigurationError
-from .timeouts import check_hierarchy
+from concurrent_test_app.conf import ENVIRONMENT_PROPERTIES, app_settings
+from concurrent_test_app.databases.cloning import CLONERS
+from concurrent_test_app.exceptions import ConfigurationError
+from concurrent_test_app.timeouts import check_hierarchy
 
 logger = logging.getLogger(__name__)
 
 TAG = "concurrent_test"
-SUPPORTED_VENDORS = ("postgresql", "mysql", "sqlite")
 # Django fills in this engine when DATABASES is empty: such a project has no database to clone.
 _DUMMY_ENGINE = "django.db.backends.dummy"
 
@@ -79,7 +79,7 @@ def unsupported_engines(
                 f"({reason}); set ENGINE to a PostgreSQL, MySQL/MariaDB or SQLite backend."
             )
             continue
-        if vendor not in SUPPORTED_VENDORS:
+        if vendor not in CLONERS:
             problems.append(
                 f"DATABASES[{alias!r}] uses the {vendor!r} engine ({engine}), which "
                 "concurrent_test does not support; use PostgreSQL, MySQL/MariaDB or SQLite."
@@ -138,7 +138,7 @@ def check_timings_file(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             ]
         return []
     # Imported here: history imports the models, which need the app registry.
-    from .history import read_timings_file
+    from concurrent_test_app.history import read_timings_file
 
     try:
         read_timings_file(path, source="settings.TEST_TIMINGS_FILE")

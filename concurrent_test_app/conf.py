@@ -15,7 +15,7 @@ from typing import Any
 import environ
 from django.conf import settings
 
-from .exceptions import ConfigurationError
+from concurrent_test_app.exceptions import ConfigurationError
 
 # Long enough that a healthy 30-minute suite is never cut short: one work unit may take up
 # to an hour, the whole run two.
@@ -63,6 +63,16 @@ SETTING_PROPERTIES = (
 )
 
 
+def _float(text: str) -> float:
+    """Return ``text`` as Python reads a float.
+
+    django-environ's own float cast drops every character but digits, signs, dots and commas,
+    so it would read "1e3" as 13 and "nan" as an error of another kind; its int cast is used
+    as it is.
+    """
+    return float(text)
+
+
 class _Settings:
     """Typed access to the app's settings and environment variables."""
 
@@ -85,19 +95,21 @@ class _Settings:
         Whole numbers must be 1 or more and other numbers 0 or more, unless ``allow_zero`` says
         otherwise; ``unit`` only words the error message.
         """
-        raw = os.environ.get(name)
-        if raw is None or raw.strip() == "":
+        raw = os.environ.get(name, "")
+        if not raw.strip():  # an empty value means the default, as an unset one does
             return default
         if allow_zero is None:
             allow_zero = not integer
         try:
-            value = int(raw) if integer else float(raw)
+            value = self._env.get_value(name, cast=int if integer else _float, default=None)
         except ValueError:
             kind = "a whole number" if integer else f"a number of {unit}"
             raise ConfigurationError(
                 f"The environment variable {name}={raw!r} is not {kind}; "
                 f"set it to {kind} such as {int(default or 1)}, or unset it."
             ) from None
+        if value is None:  # django-environ's "$OTHER" names another variable, which is unset
+            return default
         if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
             lowest = "0 or more" if allow_zero else ("1 or more" if integer else "above 0")
             raise ConfigurationError(
@@ -330,10 +342,6 @@ class _Settings:
             if value:
                 return value
         return ""
-
-    @property
-    def is_ci(self) -> bool:
-        return self._env.bool("CI", default=False)
 
 
 app_settings = _Settings()

@@ -36,7 +36,7 @@ class TemplateInUseError(DatabaseSetupError):
     """Runs still held a template that a build was to replace or drop, past the wait limit."""
 
 
-class CloneUnavailable(ConcurrentTestError):
+class CloneUnavailableError(ConcurrentTestError):
     """A worker's fresh clone could not be made in the middle of a run.
 
     Not a configuration error: the run goes on without that worker, and the tests that no
@@ -44,9 +44,21 @@ class CloneUnavailable(ConcurrentTestError):
     """
 
 
-class UnsafeDatabaseName(ConcurrentTestError):
+class UnsafeDatabaseNameError(ConcurrentTestError):
     """The app was asked to create, clone or drop a database whose name it did not derive."""
 
 
-class WorkerCrashed(ConcurrentTestError):
-    """A worker process died while it held a work unit."""
+class TemplateBusyError(ConcurrentTestError):
+    """A vendor's clone found its template in use after all (raised by ``_clone`` hooks)."""
+
+
+class WorkerStartError(ConcurrentTestError):
+    """A worker could not set itself up (its database, or discovering the suite)."""
+
+    def __init__(self, slot: int, message: str) -> None:
+        super().__init__(f"Worker {slot} could not start: {message}")
+        self.slot = slot
+
+
+class SuiteMismatchError(ConcurrentTestError):
+    """A spawned worker discovered another suite than the parent's."""

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from .results import OUTCOMES
+from concurrent_test_app.reports.records import OUTCOMES
 
 logger = logging.getLogger(__name__)
 

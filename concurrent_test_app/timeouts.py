@@ -11,10 +11,10 @@ import logging
 import math
 import unittest
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from unittest.case import _SubTest  # type: ignore[attr-defined]  # private, stable since 3.4
 
-from .exceptions import ConfigurationError
+from concurrent_test_app.exceptions import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def timeout(seconds: float) -> Callable[[_T], _T]:
     return decorate
 
 
-def _own_limit(obj: Any) -> float | None:
+def _own_limit(obj: object) -> float | None:
     """Return the limit stored on ``obj`` itself (not one it inherits), or None."""
     value = getattr(obj, "__dict__", {}).get(TIMEOUT_ATTRIBUTE)
     return float(value) if isinstance(value, (int, float)) else None
@@ -62,9 +62,9 @@ def _own_limit(obj: Any) -> float | None:
 def timeout_for(test: unittest.TestCase) -> float | None:
     """Return the ``@timeout`` limit of ``test``: its method's beats its class's; else None."""
     # A subtest is timed as the test that contains it.
-    case: Any = test.test_case if isinstance(test, _SubTest) else test
+    case: unittest.TestCase = test.test_case if isinstance(test, _SubTest) else test
     if isinstance(case, unittest.FunctionTestCase):
-        method: Any = getattr(case, "_testFunc", None)
+        method: object = getattr(case, "_testFunc", None)
     else:
         method_name = getattr(case, "_testMethodName", None)
         method = getattr(type(case), method_name, None) if method_name else None

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import dbserver
 from tests.conftest import ROOT, database_url, run_manage
 
 FIXTURE = Path(__file__).resolve().parent / "fixture_suites" / "template_project"
@@ -43,61 +44,20 @@ class Migration(migrations.Migration):
 # -- direct access to the servers, for set-up checks and cleanup only --------------------------
 
 
-def _server_connection(vendor: str) -> object:
-    if vendor == "postgresql":
-        import psycopg2
-
-        connection = psycopg2.connect(
-            host="127.0.0.1", port=5432, user="postgres", dbname="postgres"
-        )
-        connection.autocommit = True
-        return connection
-    import MySQLdb
-
-    return MySQLdb.connect(host="127.0.0.1", port=3306, user="root", password="")
-
-
 def server_databases(vendor: str, prefix: str) -> list[str]:
     """Return the server's databases whose names start with ``prefix``."""
-    connection = _server_connection(vendor)
-    try:
-        cursor = connection.cursor()  # type: ignore[attr-defined]
-        if vendor == "postgresql":
-            cursor.execute("SELECT datname FROM pg_database")
-        else:
-            cursor.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
-        return sorted(row[0] for row in cursor.fetchall() if row[0].startswith(prefix))
-    finally:
-        connection.close()  # type: ignore[attr-defined]
+    return dbserver.databases(vendor, prefix=prefix)
 
 
 def drop_server_databases(vendor: str, prefix: str) -> None:
     """Drop this test's own databases (every name starts with its unique prefix)."""
     assert prefix.startswith("test_tplq_") and len(prefix) > len("test_tplq_")
-    names = server_databases(vendor, prefix)
-    connection = _server_connection(vendor)
-    try:
-        cursor = connection.cursor()  # type: ignore[attr-defined]
-        for name in names:
-            if vendor == "postgresql":
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            else:
-                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    finally:
-        connection.close()  # type: ignore[attr-defined]
+    dbserver.drop_databases(vendor, server_databases(vendor, prefix))
 
 
 def drop_server_database(vendor: str, name: str) -> None:
     """Drop one database as a person at the server's console would, sessions or not."""
-    connection = _server_connection(vendor)
-    try:
-        cursor = connection.cursor()  # type: ignore[attr-defined]
-        if vendor == "postgresql":
-            cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        else:
-            cursor.execute(f"DROP DATABASE `{name}`")
-    finally:
-        connection.close()  # type: ignore[attr-defined]
+    dbserver.drop_database(vendor, name)
 
 
 def execute_in(vendor: str, name: str, sql: str) -> None:
@@ -106,19 +66,7 @@ def execute_in(vendor: str, name: str, sql: str) -> None:
         with sqlite3.connect(name) as connection:
             connection.execute(sql)
         return
-    if vendor == "postgresql":
-        import psycopg2
-
-        connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=name)
-    else:
-        import MySQLdb
-
-        connection = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", database=name)
-    try:
-        connection.cursor().execute(sql)
-        connection.commit()
-    finally:
-        connection.close()
+    dbserver.execute(vendor, name, sql)
 
 
 # -- the project under test ----------------------------------------------------------------------
@@ -190,7 +138,7 @@ def add_migration(project: Project) -> None:
 
 
 def naming_kind(name: str) -> str:
-    from concurrent_test_app import naming
+    from concurrent_test_app.databases import naming
 
     parsed = naming.parse(name)
     assert parsed is not None, name

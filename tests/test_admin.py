@@ -9,8 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from concurrent_test_app import charts
-from concurrent_test_app.history import record_run
+from concurrent_test_app.history import charts, record_run
 from concurrent_test_app.models import Case, Run
 from tests.test_history import START, make_report
 

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from django.db.utils import ConnectionHandler
 
-from concurrent_test_app import naming
-from concurrent_test_app.cloning import DatabaseCloner, cloner_for
+from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.cloning import DatabaseCloner, cloner_for
 from concurrent_test_app.exceptions import (
     DatabaseSetupError,
     TemplateInUseError,
-    UnsafeDatabaseName,
+    UnsafeDatabaseNameError,
 )
 
 FP = "c0ffee" * 10 + "abcd"
@@ -150,17 +150,17 @@ def test_only_derived_names_are_ever_touched(setup: Setup) -> None:
     template = setup.publish(*PARENT_CHILD)
     clone = naming.clone_name(template, 1, "abc123")
     real = setup.connection.settings_dict["NAME"]
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.clone(real, clone)  # never clone from the real database
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.clone(template, real)
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.drop(real)
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.drop("postgres")
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.create(template)  # only a build under its temporary name is created
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         setup.cloner.clone(clone, naming.clone_name(template, 2, "abc123"))  # not a template
     assert real not in setup.cloner.list_names(setup.prefix)
 
@@ -356,10 +356,11 @@ def test_mysql_clone_copies_triggers_routines_generated_columns_and_auto_increme
 SLOT_SCRIPT = """
 import json, pickle
 from django.db import connections
-from concurrent_test_app.databases import WorkerDatabases, connect_worker
+from concurrent_test_app.databases.slots import WorkerDatabases
+from concurrent_test_app.databases.attach import connect_worker
 
 real = connections["default"].settings_dict["NAME"]
-dbs = WorkerDatabases({"default": True, "replica": False}, verbosity=0)
+dbs = WorkerDatabases({"default": True, "replica": False}, log=lambda message: None, verbosity=0)
 dbs.setup()
 out = {"parent": connections["default"].settings_dict["NAME"],
        "replica": connections["replica"].settings_dict["NAME"],

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests import dbserver
 from tests.conftest import ROOT, SERVERS, _reachable, database_url, run_manage
 
 FIXTURE_DIR = ROOT / "tests" / "fixture_suites" / "fidelity"
@@ -430,27 +431,8 @@ def serial_run(
 
 def drop_session_databases(vendor: str) -> None:
     """Drop the test databases, templates and clones named after this session's token."""
-    if vendor == "postgresql":
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"%{TOKEN}%",))
-            for (name,) in cursor.fetchall():
-                quoted = '"' + name.replace('"', '""') + '"'
-                cursor.execute(f"ALTER DATABASE {quoted} IS_TEMPLATE false")
-                cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        conn.close()
-    elif vendor == "mysql":
-        import MySQLdb
-
-        conn = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", passwd="")
-        cursor = conn.cursor()
-        cursor.execute("SHOW DATABASES LIKE %s", (f"%{TOKEN}%",))
-        for (name,) in cursor.fetchall():
-            cursor.execute("DROP DATABASE IF EXISTS `{}`".format(name.replace("`", "``")))
-        conn.close()
+    if vendor in ("postgresql", "mysql"):
+        dbserver.drop_databases(vendor, dbserver.databases(vendor, TOKEN))
 
 
 # -- the checks ----------------------------------------------------------------------------------

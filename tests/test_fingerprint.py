@@ -12,7 +12,7 @@ import pytest
 from django.db.utils import ConnectionHandler
 
 import concurrent_test_app
-from concurrent_test_app import fingerprint
+from concurrent_test_app.databases import fingerprint
 
 MIGRATIONS = Path(concurrent_test_app.__file__).parent / "migrations"
 

@@ -28,13 +28,14 @@ from concurrent_test_app.history import (
     write_timings_file,
 )
 from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat
-from concurrent_test_app.results import (
+from concurrent_test_app.reports.records import (
     CaseRecord,
     RunReport,
     TemplateRecord,
     UnitRecord,
     WorkerRecord,
 )
+from tests import dbserver
 
 START = 1_790_000_000.0  # a fixed moment, so runs sort the way they were made
 SUMMARY_KEYS = {
@@ -248,7 +249,7 @@ def test_a_requeued_unit_adds_up_and_never_counts_less_than_its_tests() -> None:
 
 @pytest.mark.django_db
 def test_missing_tables_warn_once_and_record_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    history._warned_missing.clear()
+    history.store._warned_missing.clear()
     with connection.cursor() as cursor:
         # SQLite's DDL is transactional: the test's rollback brings the table back.
         cursor.execute(f"DROP TABLE {WorkerStat._meta.db_table}")
@@ -524,37 +525,13 @@ print(json.dumps({
 
 
 def create_database(vendor: str, name: str) -> None:
-    if vendor == "postgresql":
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-    elif vendor == "mysql":
-        import MySQLdb
-
-        conn = MySQLdb.connect(host="127.0.0.1", user="root", password="")
-        conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        conn.close()
+    if vendor != "sqlite":
+        dbserver.create_database(vendor, name)
 
 
 def drop_database(vendor: str, name: str) -> None:
-    if vendor == "postgresql":
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
-    elif vendor == "mysql":
-        import MySQLdb
-
-        conn = MySQLdb.connect(host="127.0.0.1", user="root", password="")
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
+    if vendor != "sqlite":
+        dbserver.drop_database(vendor, name)
 
 
 def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from concurrent_test_app import reporting
-from concurrent_test_app.reporting import junit_name
-from concurrent_test_app.results import CaseRecord
+from concurrent_test_app.reports import files, junit
+from concurrent_test_app.reports.junit import junit_name
+from concurrent_test_app.reports.records import CaseRecord
 
 from .test_reporting import DIFF_TB, ERROR_TB, FAIL_TB, sample_report
 
@@ -33,8 +33,8 @@ def kinds(cases: list[object]) -> Counter[str]:
 
 def test_counts_equal_the_json_report(tmp_path: Path) -> None:
     report = sample_report()
-    reporting.write_json_report(report, tmp_path / "report.json")
-    reporting.write_junit_xml(report, tmp_path / "junit.xml")
+    files.write_json_report(report, tmp_path / "report.json")
+    junit.write_junit_xml(report, tmp_path / "junit.xml")
     summary = json.loads((tmp_path / "report.json").read_text())["summary"]
 
     xml, cases = read_back(tmp_path / "junit.xml")
@@ -64,7 +64,7 @@ def test_counts_equal_the_json_report(tmp_path: Path) -> None:
 
 
 def test_testcase_names_messages_and_tracebacks(tmp_path: Path) -> None:
-    reporting.write_junit_xml(sample_report(), tmp_path / "junit.xml")
+    junit.write_junit_xml(sample_report(), tmp_path / "junit.xml")
     _, cases = read_back(tmp_path / "junit.xml")
     by_name = {(c.classname, c.name): c for c in cases}  # type: ignore[attr-defined]
 
@@ -133,7 +133,7 @@ def test_testcase_names_messages_and_tracebacks(tmp_path: Path) -> None:
     ],
 )
 def test_junit_names(test_id: str, classname: str, name: str) -> None:
-    assert junit_name(test_id) == reporting.JUnitName(classname, name)
+    assert junit_name(test_id) == junit.JUnitName(classname, name)
 
 
 def test_characters_xml_cannot_hold_are_escaped(tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_characters_xml_cannot_hold_are_escaped(tmp_path: Path) -> None:
     nasty = "Traceback (most recent call last):\nAssertionError: b'\x00\x1b[31m' != '\ud800'\n"
     report.tests = [CaseRecord("app.tests.A.test_bytes", "failed", 0.1, 1, nasty)]
     path = tmp_path / "junit.xml"
-    reporting.write_junit_xml(report, path)
+    junit.write_junit_xml(report, path)
     ET.parse(path)  # a stray control character would make this raise
     _, cases = read_back(path)
     (failure,) = cases[0].result  # type: ignore[attr-defined]
@@ -151,7 +151,7 @@ def test_characters_xml_cannot_hold_are_escaped(tmp_path: Path) -> None:
 def test_an_empty_run_is_valid(tmp_path: Path) -> None:
     report = sample_report()
     report.tests = []
-    reporting.write_junit_xml(report, tmp_path / "junit.xml")
+    junit.write_junit_xml(report, tmp_path / "junit.xml")
     xml, cases = read_back(tmp_path / "junit.xml")
     assert cases == [] and xml.tests == 0
 
@@ -159,7 +159,7 @@ def test_an_empty_run_is_valid(tmp_path: Path) -> None:
 def test_the_form_ci_reporters_read(tmp_path: Path) -> None:
     """Root <testsuites>, one <testsuite> with totals, <testcase> with the three attributes."""
     path = tmp_path / "junit.xml"
-    reporting.write_junit_xml(sample_report(), path)
+    junit.write_junit_xml(sample_report(), path)
     assert path.read_bytes().startswith(b"<?xml version='1.0' encoding='utf-8'?>")
     root = ET.parse(path).getroot()
     assert root.tag == "testsuites"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from concurrent_test_app import logs
 from concurrent_test_app.exceptions import ConfigurationError
-from concurrent_test_app.results import WorkerRecord
+from concurrent_test_app.reports import worker_log
+from concurrent_test_app.reports.records import WorkerRecord
 from tests.fixture_suites.faults import harness
 
 KEYVALUE = re.compile(
@@ -53,12 +53,12 @@ def worker() -> WorkerRecord:
 @pytest.fixture(autouse=True)
 def reset_logger() -> Iterator[None]:
     yield
-    logs.close()
-    logs.worker_logger.propagate = True
+    worker_log.close()
+    worker_log.worker_logger.propagate = True
 
 
 def test_keyvalue_line_is_the_seed_format() -> None:
-    line = logs.format_keyvalue(worker(), 42.168)
+    line = worker_log.format_keyvalue(worker(), 42.168)
     assert line == (
         "[CONCURRENT] Worker 3 completed: database=test_shop_3, tests=120, duration=42.17s, "
         "queries=5310, memory_peak=212.4MB"
@@ -69,12 +69,12 @@ def test_keyvalue_line_is_the_seed_format() -> None:
 def test_keyvalue_quotes_a_value_that_would_break_the_line() -> None:
     record = worker()
     record.database = "/tmp/my dir/test,db.sqlite3"
-    line = logs.format_keyvalue(record, 1.0)
+    line = worker_log.format_keyvalue(record, 1.0)
     assert 'database="/tmp/my dir/test,db.sqlite3", tests=120' in line
 
 
 def test_json_line_holds_every_figure() -> None:
-    data = json.loads(logs.format_json(worker(), 50.0))
+    data = json.loads(worker_log.format_json(worker(), 50.0))
     assert set(data) == JSON_KEYS
     assert data["event"] == "worker_completed"
     assert (data["worker"], data["database"], data["tests"], data["units"]) == (
@@ -97,9 +97,9 @@ def read_lines(path: Path) -> list[str]:
 def test_keyvalue_to_a_file(settings, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "logs" / "workers.log"
     settings.CONCURRENT_TEST_LOGGING = {"file": str(path)}
-    logs.configure(verbosity=1)
-    logs.worker_completed(worker(), 42.168)
-    logs.worker_completed(WorkerRecord(4, "test_shop_4", tests=1), 0.5)
+    worker_log.configure(verbosity=1)
+    worker_log.worker_completed(worker(), 42.168)
+    worker_log.worker_completed(WorkerRecord(4, "test_shop_4", tests=1), 0.5)
     lines = read_lines(path)
     assert len(lines) == 2
     assert all(KEYVALUE.match(line) for line in lines)
@@ -111,9 +111,9 @@ def test_keyvalue_to_a_file(settings, tmp_path: Path, capfd: pytest.CaptureFixtu
 def test_json_lines_to_a_file(settings, tmp_path: Path) -> None:
     path = tmp_path / "workers.jsonl"
     settings.CONCURRENT_TEST_LOGGING = {"format": "json", "file": str(path)}
-    logs.configure(verbosity=1)
-    logs.worker_completed(worker(), 50.0)
-    logs.worker_completed(worker(), 51.0)
+    worker_log.configure(verbosity=1)
+    worker_log.worker_completed(worker(), 50.0)
+    worker_log.worker_completed(worker(), 51.0)
     lines = read_lines(path)
     assert len(lines) == 2
     assert [json.loads(line)["duration"] for line in lines] == [50.0, 51.0]
@@ -122,11 +122,11 @@ def test_json_lines_to_a_file(settings, tmp_path: Path) -> None:
 def test_configure_twice_does_not_double_lines(settings, tmp_path: Path) -> None:
     path = tmp_path / "workers.log"
     settings.CONCURRENT_TEST_LOGGING = {"file": str(path)}
-    logs.configure(verbosity=2)
-    logs.configure(verbosity=2)
-    ours = [h for h in logs.worker_logger.handlers if getattr(h, logs._OURS, False)]
+    worker_log.configure(verbosity=2)
+    worker_log.configure(verbosity=2)
+    ours = [h for h in worker_log.worker_logger.handlers if getattr(h, worker_log._OURS, False)]
     assert len(ours) == 2  # one file handler, one console handler
-    logs.worker_completed(worker(), 1.0)
+    worker_log.worker_completed(worker(), 1.0)
     assert len(read_lines(path)) == 1
 
 
@@ -137,8 +137,8 @@ def test_verbosity_zero_prints_nothing_even_through_root_handlers(
     root_console = logging.StreamHandler()  # a project whose LOGGING prints INFO on stderr
     logging.getLogger().addHandler(root_console)
     try:
-        logs.configure(verbosity=0)
-        logs.worker_completed(worker(), 1.0)
+        worker_log.configure(verbosity=0)
+        worker_log.worker_completed(worker(), 1.0)
     finally:
         logging.getLogger().removeHandler(root_console)
     captured = capfd.readouterr()
@@ -149,8 +149,8 @@ def test_verbosity_two_prints_the_line_on_stderr(
     settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings.CONCURRENT_TEST_LOGGING = {"format": "json"}
-    logs.configure(verbosity=2)
-    logs.worker_completed(worker(), 50.0)
+    worker_log.configure(verbosity=2)
+    worker_log.worker_completed(worker(), 50.0)
     captured = capsys.readouterr()
     assert captured.out == ""
     (line,) = captured.err.splitlines()
@@ -161,10 +161,10 @@ def test_verbosity_one_leaves_the_line_to_the_projects_logging(
     settings, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     settings.CONCURRENT_TEST_LOGGING = None
-    logs.configure(verbosity=1)
-    with caplog.at_level(logging.INFO, logger=logs.WORKER_LOGGER):
-        logs.worker_completed(worker(), 42.168)
-    (record,) = [r for r in caplog.records if r.name == logs.WORKER_LOGGER]
+    worker_log.configure(verbosity=1)
+    with caplog.at_level(logging.INFO, logger=worker_log.WORKER_LOGGER):
+        worker_log.worker_completed(worker(), 42.168)
+    (record,) = [r for r in caplog.records if r.name == worker_log.WORKER_LOGGER]
     assert KEYVALUE.match(record.getMessage())
     captured = capfd.readouterr()
     assert "[CONCURRENT]" not in captured.err
@@ -173,7 +173,7 @@ def test_verbosity_one_leaves_the_line_to_the_projects_logging(
 def test_the_file_gets_the_line_even_without_configure(settings, tmp_path: Path) -> None:
     path = tmp_path / "workers.log"
     settings.CONCURRENT_TEST_LOGGING = {"file": str(path)}
-    logs.worker_completed(worker(), 42.168)
+    worker_log.worker_completed(worker(), 42.168)
     (line,) = read_lines(path)
     assert KEYVALUE.match(line)
 
@@ -181,7 +181,7 @@ def test_the_file_gets_the_line_even_without_configure(settings, tmp_path: Path)
 def test_a_bad_format_names_the_setting(settings) -> None:
     settings.CONCURRENT_TEST_LOGGING = {"format": "xml"}
     with pytest.raises(ConfigurationError, match="CONCURRENT_TEST_LOGGING"):
-        logs.configure(verbosity=1)
+        worker_log.configure(verbosity=1)
 
 
 def test_each_worker_line_gives_its_own_life(tmp_path: Path) -> None:

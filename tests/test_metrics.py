@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from concurrent_test_app.metrics import write_metrics_file
-from concurrent_test_app.results import OUTCOMES
+from concurrent_test_app.reports.metrics import write_metrics_file
+from concurrent_test_app.reports.records import OUTCOMES
 
 from .test_reporting import sample_report
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from concurrent_test_app import naming
-from concurrent_test_app.exceptions import UnsafeDatabaseName
+from concurrent_test_app.databases import naming
+from concurrent_test_app.exceptions import UnsafeDatabaseNameError
 
 FP = "0123456789abcdef" * 4
 OTHER_FP = "fedcba9876543210" * 4
@@ -72,23 +72,23 @@ def test_two_runs_get_different_clone_names() -> None:
     ],
 )
 def test_assert_derived_refuses_names_it_did_not_derive(name: object) -> None:
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         naming.assert_derived(name)
 
 
 def test_assert_derived_refuses_a_tampered_name() -> None:
     template = naming.template_name(naming.name_prefix("test_db", "default", "p"), FP)
     tampered = template.replace("_tpl_", "_bld_")
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         naming.assert_derived(tampered)
 
 
 def test_assert_derived_checks_the_kind() -> None:
     template = naming.template_name(naming.name_prefix("test_db", "default", "p"), FP)
     clone = naming.clone_name(template, 1, "abcdef")
-    with pytest.raises(UnsafeDatabaseName, match="not a template"):
+    with pytest.raises(UnsafeDatabaseNameError, match="not a template"):
         naming.assert_derived(clone, kind=naming.TEMPLATE)
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         naming.clone_name(clone, 2, "abcdef")  # a clone is never a clone source
 
 
@@ -108,7 +108,7 @@ def test_sqlite_files_sit_beside_the_database_file(tmp_path) -> None:
     assert path.parent == tmp_path / naming.SQLITE_FOLDER
     assert naming.assert_derived(str(path)).kind == naming.TEMPLATE
     assert naming.sqlite_base_name(settings_dict) == "test_db"
-    with pytest.raises(UnsafeDatabaseName):
+    with pytest.raises(UnsafeDatabaseNameError):
         naming.sqlite_path(settings_dict, "db")
 
 

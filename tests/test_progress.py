@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from concurrent_test_app.progress import (
+from concurrent_test_app.reports.progress import (
     LiveProgress,
     NullProgress,
     PlainProgress,
@@ -170,7 +170,8 @@ def test_non_terminal_run_has_no_control_characters(verbosity: int) -> None:
 def test_plain_lines_also_come_every_n_seconds() -> None:
     now = [0.0]
     stream = io.StringIO()
-    display = PlainProgress(stream, 1000, None, every_seconds=30.0, clock=lambda: now[0])
+    display = PlainProgress(stream, 1000, None, clock=lambda: now[0])
+    assert display.every_seconds == 30.0
     display.advance("passed")
     now[0] = 29.0
     display.advance("error")

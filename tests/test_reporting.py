@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from concurrent_test_app import reporting
-from concurrent_test_app.results import (
+from concurrent_test_app.reports import files, summary
+from concurrent_test_app.reports.records import (
     CaseRecord,
     RunReport,
     TemplateRecord,
@@ -137,7 +137,7 @@ def sample_report() -> RunReport:
 def test_json_report_is_the_report_dict(tmp_path: Path) -> None:
     report = sample_report()
     path = tmp_path / "nested" / "report.json"
-    reporting.write_json_report(report, path)
+    files.write_json_report(report, path)
     data = json.loads(path.read_text())
     assert data == json.loads(json.dumps(report.to_dict()))
     assert set(data) == {
@@ -168,13 +168,13 @@ def test_json_report_is_the_report_dict(tmp_path: Path) -> None:
 def test_json_report_replaces_an_old_one(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     path.write_text("stale, not json")
-    reporting.write_json_report(sample_report(), path)
+    files.write_json_report(sample_report(), path)
     assert json.loads(path.read_text())["summary"]["tests_run"] == 9
 
 
 def summary_lines(verbosity: int, report: RunReport | None = None) -> list[str]:
     lines: list[str] = []
-    reporting.print_summary(report or sample_report(), lines.append, verbosity)
+    summary.print_summary(report or sample_report(), lines.append, verbosity)
     return lines
 
 

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from concurrent_test_app import scaling
 from concurrent_test_app.exceptions import ConfigurationError
-from concurrent_test_app.scaling import (
+from concurrent_test_app.execution import cgroups
+from concurrent_test_app.execution.cgroups import cgroup_cpu_limit, cgroup_memory_headroom
+from concurrent_test_app.execution.scaling import (
     GB,
     MB,
     MemoryGate,
     available_memory_bytes,
-    cgroup_cpu_limit,
-    cgroup_memory_headroom,
     decide_workers,
     memory_workers,
     rss_mb,
@@ -130,7 +129,7 @@ def test_affinity_mask_is_honoured(tmp_path: Path) -> None:
     code = textwrap.dedent(
         f"""
         import os
-        from concurrent_test_app.scaling import usable_cpus
+        from concurrent_test_app.execution.scaling import usable_cpus
         os.sched_setaffinity(0, {{min(os.sched_getaffinity(0))}})
         print(usable_cpus({str(tmp_path)!r}, {str(tmp_path / "none")!r}))
         """
@@ -206,11 +205,11 @@ def test_memory_workers(available: int, per_worker_mb: float, expected: int) -> 
 
 
 def test_low_memory_warning_text(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="concurrent_test_app.scaling"):
+    with caplog.at_level(logging.WARNING, logger="concurrent_test_app.execution.scaling"):
         assert memory_workers(int(1.54 * GB), 256) == 2
     assert caplog.messages == ["[CONCURRENT] Low memory available: 1.5GB, limiting workers"]
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="concurrent_test_app.scaling"):
+    with caplog.at_level(logging.WARNING, logger="concurrent_test_app.execution.scaling"):
         memory_workers(3 * GB, 256)
     assert caplog.messages == []
 
@@ -305,7 +304,7 @@ def test_auto_clamped_to_min_and_max(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_auto_low_memory(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="concurrent_test_app.scaling"):
+    with caplog.at_level(logging.WARNING, logger="concurrent_test_app.execution.scaling"):
         decision = decide_workers("auto", 40, cpus=8, available_bytes=int(1.2 * GB))
     assert decision.count == 2
     assert "low memory: 1.2 GB available" in decision.reason
@@ -324,10 +323,10 @@ def test_auto_without_psutil(
 ) -> None:
     # psutil absent (None in sys.modules makes the import fail) and no cgroup memory limit.
     monkeypatch.setitem(sys.modules, "psutil", None)
-    monkeypatch.setattr(scaling, "CGROUP_ROOT", tmp_path)
-    monkeypatch.setattr(scaling, "PROC_SELF_CGROUP", tmp_path / "none")
+    monkeypatch.setattr(cgroups, "CGROUP_ROOT", tmp_path)
+    monkeypatch.setattr(cgroups, "PROC_SELF_CGROUP", tmp_path / "none")
     assert available_memory_bytes() is None
-    with caplog.at_level(logging.WARNING, logger="concurrent_test_app.scaling"):
+    with caplog.at_level(logging.WARNING, logger="concurrent_test_app.execution.scaling"):
         decision = decide_workers("auto", 40, cpus=5)
     assert decision.count == 5
     assert decision.memory_workers is None
@@ -354,7 +353,7 @@ def test_gate_pauses_below_floor_and_resumes_above_resume_level(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     gate = MemoryGate(500, resume_mb=600, reader=readings(1000, 400, 550, 650, 450))
-    with caplog.at_level(logging.INFO, logger="concurrent_test_app.scaling"):
+    with caplog.at_level(logging.INFO, logger="concurrent_test_app.execution.scaling"):
         assert [gate.should_pause(busy=2) for _ in range(5)] == [False, True, True, False, True]
     assert gate.pauses == 2
     assert any("holding back new work units" in m for m in caplog.messages)

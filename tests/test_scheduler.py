@@ -6,8 +6,7 @@ import heapq
 
 import pytest
 
-from concurrent_test_app.results import CaseInfo, RunUnit, WorkUnitSpec
-from concurrent_test_app.scheduler import (
+from concurrent_test_app.execution.scheduler import (
     DEFAULT_SCHEDULER,
     SCHEDULERS,
     DiscoveryScheduler,
@@ -15,6 +14,7 @@ from concurrent_test_app.scheduler import (
     Scheduler,
     expected_unit_seconds,
 )
+from concurrent_test_app.protocol import CaseInfo, RunUnit, WorkUnitSpec
 
 
 def make_units(*keys_and_tests: tuple[str, int]) -> list[WorkUnitSpec]:

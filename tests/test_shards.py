@@ -7,8 +7,8 @@ import random
 import pytest
 
 from concurrent_test_app.exceptions import ConfigurationError
-from concurrent_test_app.results import CaseInfo, WorkUnitSpec
-from concurrent_test_app.scheduler import expected_unit_seconds, shard_units
+from concurrent_test_app.execution.scheduler import expected_unit_seconds, shard_units
+from concurrent_test_app.protocol import CaseInfo, WorkUnitSpec
 
 
 def make_units(count: int, tests: int = 3) -> list[WorkUnitSpec]:

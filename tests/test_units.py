@@ -6,9 +6,9 @@ import unittest
 
 from django.test.runner import DiscoverRunner
 
-from concurrent_test_app.results import CaseInfo, RunUnit, WorkUnitSpec
-from concurrent_test_app.scheduler import DiscoveryScheduler, LongestFirstScheduler
-from concurrent_test_app.units import describe_units, group_units, units_digest
+from concurrent_test_app.execution.scheduler import DiscoveryScheduler, LongestFirstScheduler
+from concurrent_test_app.protocol import CaseInfo, RunUnit, WorkUnitSpec
+from concurrent_test_app.suite import describe_units, group_units, units_digest
 
 from .unitsamples import plain, with_module_fixtures
 

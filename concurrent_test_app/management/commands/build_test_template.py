@@ -10,11 +10,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from concurrent_test_app.conf import app_settings
+from concurrent_test_app.databases.schema import migration_drift_warning
+from concurrent_test_app.databases.sweep import prune
+from concurrent_test_app.databases.template import TemplateBuilder, template_aliases
 from concurrent_test_app.exceptions import ConcurrentTestError
-from concurrent_test_app.template import TemplateBuilder, migration_drift_warning, template_aliases
 
 
 class Command(BaseCommand):
@@ -23,7 +25,10 @@ class Command(BaseCommand):
         "fingerprint of its migrations and settings."
     )
 
-    def add_arguments(self, parser: Any) -> None:
+    # What the user is told honours --verbosity (set by handle()).
+    verbosity = 1
+
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--database", default=None, help="Only this alias (default: every alias)."
         )
@@ -49,16 +54,17 @@ class Command(BaseCommand):
                 "run them separately.",
                 returncode=2,
             )
+        self.verbosity = int(options["verbosity"])
         try:
             self._run(options)
         except ConcurrentTestError as exc:
             raise CommandError(str(exc), returncode=2) from exc
 
-    def _run(self, options: Any) -> None:
-        verbosity = int(options["verbosity"])
+    def _run(self, options: dict[str, Any]) -> None:
+        verbosity = self.verbosity
         stale = False
         for alias in template_aliases(options["database"]):
-            builder = TemplateBuilder(alias, verbosity=verbosity, log=self._say)
+            builder = TemplateBuilder(alias, log=self._say, verbosity=verbosity)
             if options["check"]:
                 status = builder.status()
                 stale = stale or not status.current
@@ -80,7 +86,7 @@ class Command(BaseCommand):
                 f"{action} in {result.seconds:.2f}s{detail}"
             )
             if options["prune"]:
-                pruned = builder.prune(app_settings.templates_to_keep)
+                pruned = prune(builder, app_settings.templates_to_keep)
                 for name in pruned.dropped:
                     self.stdout.write(f"{alias}: dropped {name}")
                 for name, why in pruned.left:
@@ -94,6 +100,9 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def _say(self, message: str) -> None:
+        """Tell the user what the build did or waits for (nothing at --verbosity 0)."""
+        if self.verbosity < 1:
+            return
         # Flushed: a build may wait minutes for other runs, and whoever watches should know.
         self.stdout.write(message)
         self.stdout.flush()

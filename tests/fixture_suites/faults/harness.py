@@ -22,7 +22,8 @@ from typing import Any
 import psutil
 import pytest
 
-from concurrent_test_app import naming
+from concurrent_test_app.databases import naming
+from tests import dbserver
 from tests.conftest import ROOT, SERVERS, _reachable, database_url
 
 FAULTS_DIR = ROOT / "tests" / "fixture_suites" / "faults"
@@ -243,58 +244,15 @@ def make_project(
 # -- the servers ---------------------------------------------------------------------------
 
 
-def _postgres() -> Any:
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    conn.autocommit = True
-    return conn
-
-
-def _mysql() -> Any:
-    import MySQLdb
-
-    return MySQLdb.connect(host="127.0.0.1", port=3306, user="root", passwd="")
-
-
 def server_databases(vendor: str) -> list[str]:
     """Return the databases on ``vendor``'s server whose names carry this session's token."""
-    if vendor == "postgresql":
-        conn = _postgres()
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(
-                    "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname",
-                    (f"%{TOKEN}%",),
-                )
-                return [row[0] for row in cursor.fetchall()]
-        finally:
-            conn.close()
-    conn = _mysql()
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SHOW DATABASES LIKE %s", (f"%{TOKEN}%",))
-        return sorted(row[0] for row in cursor.fetchall())
-    finally:
-        conn.close()
+    return dbserver.databases(vendor, TOKEN)
 
 
 def create_real_database(vendor: str, name: str) -> None:
     """Create the project's real (non-test) database on ``vendor``'s server."""
     assert TOKEN in name
-    if vendor == "postgresql":
-        conn = _postgres()
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            conn.close()
-    elif vendor == "mysql":
-        conn = _mysql()
-        try:
-            conn.cursor().execute(f"CREATE DATABASE `{name}`")
-        finally:
-            conn.close()
+    dbserver.create_database(vendor, name)
 
 
 def drop_session_databases(vendor: str) -> None:
@@ -306,24 +264,7 @@ def drop_session_databases(vendor: str) -> None:
 def drop_databases(vendor: str, names: list[str]) -> None:
     """Drop the databases ``names`` (each carrying this session's token) on ``vendor``."""
     assert all(TOKEN in name for name in names), names
-    if vendor == "postgresql":
-        conn = _postgres()
-        try:
-            with conn.cursor() as cursor:
-                for name in names:
-                    quoted = '"' + name.replace('"', '""') + '"'
-                    cursor.execute(f"ALTER DATABASE {quoted} IS_TEMPLATE false")
-                    cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        finally:
-            conn.close()
-    else:
-        conn = _mysql()
-        try:
-            cursor = conn.cursor()
-            for name in names:
-                cursor.execute("DROP DATABASE IF EXISTS `{}`".format(name.replace("`", "``")))
-        finally:
-            conn.close()
+    dbserver.drop_databases(vendor, names)
 
 
 @pytest.fixture(scope="module")

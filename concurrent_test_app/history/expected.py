@@ -1,0 +1,126 @@
+"""What history expects of this run: each unit's duration, the workers' memory, each test's p95.
+
+The runner asks before the test databases exist (on the real database). The scheduler hands
+out the longest units first, scaling sizes the pool by memory, and adaptive timeouts start from
+each test's recent durations. No history gives empty answers, never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from concurrent_test_app.history.averages import moving_average, percentile
+from concurrent_test_app.history.store import (
+    chunks,
+    history_alias,
+    newest_per_key,
+    read_history,
+)
+from concurrent_test_app.history.timings import read_timings_file
+from concurrent_test_app.models import CaseResult, Run, UnitTiming, WorkerStat
+
+logger = logging.getLogger(__name__)
+
+# How many of a unit's (or test's) most recent runs the averages and percentiles look at.
+HISTORY_WINDOW = 10
+# How many recent runs the worker-memory percentile looks at.
+MEMORY_WINDOW = 20
+
+# Durations of tests that were skipped, never ran or errored (a timeout is an error) say
+# nothing about how long the test normally takes.
+_TIMED_OUTCOMES = frozenset({"passed", "failed", "expected_failure", "unexpected_success"})
+
+
+def load_expected(
+    unit_keys: Sequence[str], *, using: str | None = None, timings_file: Path | None = None
+) -> dict[str, float]:
+    """Return the expected seconds (tests and set-up) of every unit that has a history.
+
+    The database's history wins; the timings file fills in units the database has never
+    seen (all of them on a fresh CI machine). Units known to neither are left out: the
+    scheduler gives them the median of the known ones.
+    """
+    keys = list(dict.fromkeys(unit_keys))
+    alias = history_alias(using)
+    expected: dict[str, float] = {}
+    if keys:
+        expected = read_history(
+            alias, "timing history", lambda alias: _expected_from_database(keys, alias), {}
+        )
+    missing = [key for key in keys if key not in expected]
+    if missing and timings_file is not None:
+        expected.update(expected_from_timings_file(missing, timings_file))
+    logger.debug("Expected durations known for %d of %d units", len(expected), len(keys))
+    return expected
+
+
+def _expected_from_database(keys: Sequence[str], alias: str) -> dict[str, float]:
+    recent: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for chunk in chunks(keys):
+        timings = UnitTiming.objects.using(alias).filter(key__in=chunk)
+        rows = newest_per_key(timings, "key", HISTORY_WINDOW, "key", "recency", "seconds")
+        for key, recency, seconds in rows:
+            recent[key].append((recency, seconds))
+    return {
+        key: moving_average([seconds for _, seconds in sorted(values)])
+        for key, values in recent.items()
+    }
+
+
+def expected_from_timings_file(unit_keys: Sequence[str], path: Path) -> dict[str, float]:
+    """Return the expected seconds the timings file gives for ``unit_keys`` (no database)."""
+    units = read_timings_file(path)["units"]
+    return {key: units[key]["seconds"] for key in unit_keys if key in units}
+
+
+def worker_memory_p90(using: str | None = None) -> float | None:
+    """Return the 90th percentile of the workers' peak memory (MB) in recent runs, or None."""
+    peaks: list[float] = read_history(
+        history_alias(using), "worker memory history", _recent_peaks, []
+    )
+    return percentile(peaks, 0.9) if peaks else None
+
+
+def _recent_peaks(alias: str) -> list[float]:
+    # Two queries: MariaDB refuses LIMIT inside an IN subquery.
+    runs = list(
+        Run.objects.using(alias)
+        .order_by("-started_at", "-id")
+        .values_list("pk", flat=True)[:MEMORY_WINDOW]
+    )
+    return list(
+        WorkerStat.objects.using(alias)
+        .filter(run_id__in=runs, memory_peak_mb__gt=0)
+        .values_list("memory_peak_mb", flat=True)
+    )
+
+
+def test_duration_p95(test_ids: Sequence[str], using: str | None = None) -> dict[str, float]:
+    """Return the 95th percentile of each test's recent durations, for tests with a history."""
+    alias = history_alias(using)
+    ids = list(dict.fromkeys(test_ids))
+    if not ids:
+        return {}
+    durations: dict[str, list[float]] = read_history(
+        alias, "test durations", lambda alias: _recent_durations(ids, alias), {}
+    )
+    return {test_id: percentile(values, 0.95) for test_id, values in durations.items()}
+
+
+# Not a test, whatever its name says.
+test_duration_p95.__test__ = False  # type: ignore[attr-defined]
+
+
+def _recent_durations(ids: Sequence[str], alias: str) -> dict[str, list[float]]:
+    durations: dict[str, list[float]] = defaultdict(list)
+    for chunk in chunks(ids):
+        results = CaseResult.objects.using(alias).filter(
+            case__test_id__in=chunk, outcome__in=_TIMED_OUTCOMES
+        )
+        rows = newest_per_key(results, "case_id", HISTORY_WINDOW, "case__test_id", "duration")
+        for test_id, duration in rows:
+            durations[test_id].append(duration)
+    return durations
