@@ -21,6 +21,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import TypeVar
 
 import psutil
@@ -154,6 +157,37 @@ def parent_handler(function: F) -> F:
     """Mark ``function`` as a signal handler of the parent, which a forked worker resets."""
     setattr(function, PARENT_HANDLER, True)
     return function
+
+
+# What the commands say when Ctrl-C ends them before any worker started.
+INTERRUPTED = "Interrupted during set-up: a template being built was dropped; nothing else changed."
+
+Handler = Callable[[int, FrameType | None], object]
+
+
+@parent_handler
+def _raise_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def interruptible(*, sigint: bool = True) -> Iterator[None]:
+    """Let SIGTERM (and SIGINT) raise for a while, so that clean-up code still runs.
+
+    By default SIGTERM ends a process at once, and the SIGINT handler Django's runner installs
+    (unittest's) only asks running tests to stop: either way a template half built would stay
+    behind. Here SIGTERM raises ``SystemExit(143)`` and SIGINT ``KeyboardInterrupt``. The pool
+    installs its own handlers while workers run, and restores these after.
+    """
+    handlers: dict[int, Handler] = {signal.SIGTERM: _raise_exit}
+    if sigint:
+        handlers[signal.SIGINT] = signal.default_int_handler
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def reset_inherited_handler(signum: int) -> None:

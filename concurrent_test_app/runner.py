@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.db import connections
 from django.test.runner import DiscoverRunner
 
-from concurrent_test_app import history, options
+from concurrent_test_app import history, options, processes
 from concurrent_test_app.checks import unsupported_engines
 from concurrent_test_app.conf import app_settings
 from concurrent_test_app.databases.slots import WorkerDatabases
@@ -230,7 +230,9 @@ class ConcurrentTestRunner(DiscoverRunner):
             time_keeper=self.time_keeper,
             rebuild_template=self.rebuild_template,
         )
-        with self.time_keeper.timed("Total database setup"):
+        # Ctrl-C here must stop the set-up (a template build can take minutes), not only ask
+        # tests to stop as the unittest handler Django installed does.
+        with self.time_keeper.timed("Total database setup"), processes.interruptible():
             self.setup_worker_databases()
         result = self._run_then_tear_down(suite, databases)
         self.time_keeper.print_results()

@@ -12,6 +12,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.projects import (
     LINE,
     Project,
@@ -80,6 +82,30 @@ def test_a_build_killed_half_way_is_cleaned_up_by_the_next(project: Project) -> 
     assert LINE.search(done.stdout)["action"] == "built"  # type: ignore[index]
     assert not any("_bld_" in name for name in project.databases())
     assert project.manage("build_test_template", "--check").returncode == 0
+
+
+@pytest.mark.parametrize("command", ["build_test_template", "concurrent_test"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_build_stopped_by_a_signal_leaves_nothing_half_built(
+    project: Project, command: str, signum: int
+) -> None:
+    """Found on a real suite: SIGTERM mid-build left a ``_bld_`` database on the server."""
+    run = project.popen(
+        command, "--noinput" if command == "concurrent_test" else "-v1", SLOW_MIGRATION="60"
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any("_bld_" in name for name in project.databases()):
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the build never started"
+            time.sleep(0.1)
+    finally:
+        run.send_signal(signum)
+        _out, err = run.communicate(timeout=120)
+    assert run.returncode == (143 if signum == signal.SIGTERM else 130), err
+    assert "Traceback" not in err, err
+    assert not any("_bld_" in name for name in project.databases()), project.databases()
+    assert project.manage("build_test_template", "--check").returncode == 1  # nothing published
 
 
 def test_prune_drops_only_this_projects_older_templates(project: Project, tmp_path: Path) -> None:

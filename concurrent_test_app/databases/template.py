@@ -194,15 +194,15 @@ class TemplateBuilder:
         if self.cloner.drop(building):
             self.log(f"Dropped the half-built template {building} left by an earlier build.")
         base = None if force else self._incremental_base()
-        if base is not None:
-            self.cloner.clone(base, building)
-            before = self.cloner.applied_migrations(building)
-            mode = "incremental"
-        else:
-            self.cloner.create(building)
-            before = 0
-            mode = "built"
         try:
+            if base is not None:
+                self.cloner.clone(base, building)
+                before = self.cloner.applied_migrations(building)
+                mode = "incremental"
+            else:
+                self.cloner.create(building)
+                before = 0
+                mode = "built"
             self._migrate(building)
             with self._pointed_at(building) as connection:
                 check_tables(connection, self.alias)
@@ -229,8 +229,9 @@ class TemplateBuilder:
                 # Marked complete only once it carries its final name: a crash before this line
                 # leaves a template that the next build drops and rebuilds.
                 self.cloner.mark_complete(name)
-        except Exception:
+        except BaseException:
             # Nothing worth keeping: the error says what failed, and a retry starts afresh.
+            # BaseException: Ctrl-C and SIGTERM (see processes.sigterm_raises) end a build too.
             self.cloner.drop(building)
             raise
         logger.info("Built template %s (%s, %d migrations applied)", name, mode, applied)

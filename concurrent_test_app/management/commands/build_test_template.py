@@ -17,6 +17,7 @@ from concurrent_test_app.databases.schema import migration_drift_warning
 from concurrent_test_app.databases.sweep import prune
 from concurrent_test_app.databases.template import TemplateBuilder, template_aliases
 from concurrent_test_app.exceptions import ConcurrentTestError
+from concurrent_test_app.processes import INTERRUPTED, interruptible
 
 
 class Command(BaseCommand):
@@ -56,7 +57,11 @@ class Command(BaseCommand):
             )
         self.verbosity = int(options["verbosity"])
         try:
-            self._run(options)
+            with interruptible():
+                self._run(options)
+        except KeyboardInterrupt:
+            self.stderr.write(INTERRUPTED)
+            sys.exit(130)
         except ConcurrentTestError as exc:
             raise CommandError(str(exc), returncode=2) from exc
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.commands import test
 from django.test.utils import NullTimeKeeper, TimeKeeper  # type: ignore[attr-defined]
 
+from concurrent_test_app.processes import INTERRUPTED, interruptible
 from concurrent_test_app.runner import concurrent_runner_class
 
 
@@ -49,8 +50,13 @@ class Command(test.Command):
         runner_class = concurrent_runner_class(options["testrunner"])
         time_keeper = TimeKeeper() if options.get("timing") else NullTimeKeeper()
         runner = runner_class(**options)
-        with time_keeper.timed("Total run"):
-            runner.run_tests(list(test_labels))
+        try:
+            # SIGTERM raises from here on; the runner lets SIGINT raise during set-up too.
+            with time_keeper.timed("Total run"), interruptible(sigint=False):
+                runner.run_tests(list(test_labels))
+        except KeyboardInterrupt:
+            self.stderr.write(INTERRUPTED)
+            sys.exit(130)
         time_keeper.print_results()
         if runner.exit_status:
             sys.exit(runner.exit_status)
