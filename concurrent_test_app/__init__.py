@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["timeout"]
+__all__ = ["no_split", "timeout"]
 
 
 def __getattr__(name: str) -> Any:
@@ -14,4 +14,8 @@ def __getattr__(name: str) -> Any:
         from concurrent_test_app.timeouts import timeout
 
         return timeout
+    if name == "no_split":
+        from concurrent_test_app.suite import no_split
+
+        return no_split
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -60,6 +60,7 @@ SETTING_PROPERTIES = (
     ("CONCURRENT_TEST_TEMPLATES_TO_KEEP", "templates_to_keep"),
     ("TEST_TIMINGS_FILE", "timings_file"),
     ("CONCURRENT_TEST_FINGERPRINT_FILES", "fingerprint_files"),
+    ("CONCURRENT_TEST_SPLIT_CLASSES", "split_classes"),
 )
 
 
@@ -315,6 +316,16 @@ class _Settings:
             raise ConfigurationError(
                 f"settings.CONCURRENT_TEST_TEMPLATES_TO_KEEP is {value!r}; "
                 "set it to a whole number of 0 or more."
+            )
+        return value
+
+    @property
+    def split_classes(self) -> bool:
+        """Return whether a class that bounds the run may be cut into pieces."""
+        value = self._setting("CONCURRENT_TEST_SPLIT_CLASSES", True)
+        if not isinstance(value, bool):
+            raise ConfigurationError(
+                f"settings.CONCURRENT_TEST_SPLIT_CLASSES is {value!r}; set it to True or False."
             )
         return value
 

@@ -54,6 +54,14 @@ class ResultCall:
 
 
 @dataclass(frozen=True)
+class Piece:
+    """A share of a split class's tests (indexes in its unit), with its expected seconds."""
+
+    tests: tuple[int, ...]
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class WorkUnitSpec:
     """A work unit as the parent knows it: its key, the tests it holds and its phase.
 
@@ -69,6 +77,8 @@ class WorkUnitSpec:
     phase: int = 0
     flushes: bool = False  # holds a TransactionTestCase: leaves its database emptied
     needs_clean: bool = False  # holds a TestCase using a database: wants the template's rows
+    # A class split across workers: each piece runs the class fixtures on its own worker.
+    pieces: tuple[Piece, ...] = ()
 
 
 # Messages from parent to worker.

@@ -4,7 +4,9 @@ One TestCase class is one unit, because class fixtures (setUpClass, setUpTestDat
 once in the process that runs the class's tests. All the classes of a module that defines
 ``setUpModule`` or ``tearDownModule`` form one unit, so module fixtures run once, as in serial.
 Inside a unit, tests keep the order Django's ``build_suite`` gave them (``--shuffle`` and
-``--reverse`` apply there).
+``--reverse`` apply there). A unit that :func:`splittable` allows may later be cut into pieces
+(:mod:`concurrent_test_app.execution.split`); the units themselves never change, so a spawned
+worker rebuilds exactly the parent's.
 """
 
 from __future__ import annotations
@@ -16,13 +18,46 @@ import sys
 import unittest
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
-from django.test import TestCase, TransactionTestCase
+from django.test import LiveServerTestCase, SimpleTestCase, TestCase, TransactionTestCase
 from django.test.utils import iter_test_cases  # type: ignore[attr-defined]
 
 from concurrent_test_app.protocol import CaseInfo, WorkUnitSpec
 
 logger = logging.getLogger(__name__)
+
+# The class attribute that keeps a class whole; ``@no_split`` sets it to False.
+SPLIT_ATTRIBUTE = "concurrent_test_split"
+
+_Class = TypeVar("_Class", bound=type)
+
+
+def no_split(cls: _Class) -> _Class:
+    """Keep every test of ``cls`` on one worker, even when the class bounds the run."""
+    setattr(cls, SPLIT_ATTRIBUTE, False)
+    return cls
+
+
+def splittable(tests: Sequence[unittest.TestCase]) -> bool:
+    """Return whether a unit's tests may run as pieces, each with its own class fixtures.
+
+    Only a SimpleTestCase or TestCase class: a TransactionTestCase flushes (or restores a
+    serialized_rollback) between tests and a LiveServerTestCase shares a server thread, so
+    their tests stay together, as do a module's with setUpModule and a class that opted out.
+    """
+    if len(tests) < 2:
+        return False
+    cls = type(tests[0])
+    if any(type(test) is not cls for test in tests) or has_module_fixtures(tests[0]):
+        return False
+    if not issubclass(cls, SimpleTestCase) or issubclass(cls, LiveServerTestCase):
+        return False
+    if issubclass(cls, TransactionTestCase) and not issubclass(cls, TestCase):
+        return False
+    if getattr(cls, "__unittest_skip__", False):
+        return False
+    return getattr(cls, SPLIT_ATTRIBUTE, True) is not False
 
 
 def has_module_fixtures(test: unittest.TestCase) -> bool:

@@ -121,6 +121,7 @@ def run_report(
         vendor=connections["default"].vendor if "default" in connections else "",
         exit_status=outcome.exit_status(result),
         clone_seconds=list(databases.clone_seconds) if databases else [],
+        split_units=[unit.key for unit in ledger.units if unit.pieces],
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.test.runner import DiscoverRunner
 
 from concurrent_test_app.execution.scheduler import shard_units
+from concurrent_test_app.execution.split import LoadCosts, split_units
 from concurrent_test_app.protocol import WorkerSpec, WorkUnitSpec, plain_options
 from concurrent_test_app.suite import describe_units, group_units, select_units, units_digest
 
@@ -49,6 +50,13 @@ class RunPlan:
         chosen = tuple(unit.index for unit in shard_units(units, expected, k, n))
         groups, units = select_units(groups, units, chosen)
         return cls(groups, units, expected, tuple(sorted(chosen)), tuple(test_labels))
+
+    def split(self, workers: int, load_costs: LoadCosts) -> None:
+        """Cut each class that would bound the run on ``workers`` into pieces, where it pays."""
+        self.units = split_units(self.units, self.groups, self.expected, workers, load_costs)
+
+    def split_keys(self) -> list[str]:
+        return [unit.key for unit in self.units if unit.pieces]
 
     def tests(self) -> list[unittest.TestCase]:
         """Return every test of the plan, unit after unit."""

@@ -347,6 +347,7 @@ class WorkerPool(Supervision):
             if call.holder is not None and call.method in ("addError", "addSkip"):
                 verb = "failed" if call.method == "addError" else "was skipped"
                 worker.fixture_problem = f"{call.holder.id} {verb}"
+        calls = self.ledger.first_reports(unit, worker.item, calls)
         replay(self.result, unit, calls)
         self.ledger.add(worker.slot, unit, calls)
         finished = [call.test for call in calls if call.method == "stopTest" and call.test >= 0]

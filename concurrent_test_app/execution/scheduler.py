@@ -28,12 +28,14 @@ class Scheduler:
         self.units = list(units)
         self.units_by_index = {unit.index: unit for unit in self.units}
         self.expected = dict(expected)
-        self._queue: deque[RunUnit] = deque(
-            RunUnit(unit.index, tuple(range(len(unit.tests)))) for unit in self.order()
-        )
+        self._queue: deque[RunUnit] = deque(self.items())
 
     def order(self) -> list[WorkUnitSpec]:
         return self.units
+
+    def items(self) -> list[RunUnit]:
+        """Return the work in the order it is handed out: each unit, or its pieces."""
+        return [item for unit in self.order() for item, _ in unit_items(unit, 0.0)]
 
     def next_item(self, slot: int, dirty: bool = False) -> RunUnit | None:
         """Return the next piece of work for the worker in ``slot``, or None.
@@ -83,6 +85,19 @@ class LongestFirstScheduler(Scheduler):
         estimates = expected_unit_seconds(self.units, self.expected)
         # sorted() is stable: units with equal estimates keep discovery order.
         return sorted(self.units, key=lambda unit: -estimates[unit.key])
+
+    def items(self) -> list[RunUnit]:
+        # A split class's pieces take their place among the units by their own estimates.
+        estimates = expected_unit_seconds(self.units, self.expected)
+        timed = [pair for unit in self.units for pair in unit_items(unit, estimates[unit.key])]
+        return [item for item, _ in sorted(timed, key=lambda pair: -pair[1])]
+
+
+def unit_items(unit: WorkUnitSpec, seconds: float) -> list[tuple[RunUnit, float]]:
+    """Return the unit's work as (item, expected seconds): each piece, or the whole unit."""
+    if unit.pieces:
+        return [(RunUnit(unit.index, piece.tests), piece.seconds) for piece in unit.pieces]
+    return [(RunUnit(unit.index, tuple(range(len(unit.tests)))), seconds)]
 
 
 def expected_unit_seconds(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from concurrent_test_app.history.averages import moving_average, percentile
@@ -58,10 +59,15 @@ def load_expected(
 
 
 def _expected_from_database(keys: Sequence[str], alias: str) -> dict[str, float]:
+    return _unit_averages(keys, alias, "seconds")
+
+
+def _unit_averages(keys: Sequence[str], alias: str, column: str) -> dict[str, float]:
+    """Return the moving average of a UnitTiming ``column`` over each unit's recent runs."""
     recent: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for chunk in chunks(keys):
         timings = UnitTiming.objects.using(alias).filter(key__in=chunk)
-        rows = newest_per_key(timings, "key", HISTORY_WINDOW, "key", "recency", "seconds")
+        rows = newest_per_key(timings, "key", HISTORY_WINDOW, "key", "recency", column)
         for key, recency, seconds in rows:
             recent[key].append((recency, seconds))
     return {
@@ -74,6 +80,55 @@ def expected_from_timings_file(unit_keys: Sequence[str], path: Path) -> dict[str
     """Return the expected seconds the timings file gives for ``unit_keys`` (no database)."""
     units = read_timings_file(path)["units"]
     return {key: units[key]["seconds"] for key in unit_keys if key in units}
+
+
+@dataclass
+class SplitCosts:
+    """What history says of the classes a run may split: set-up seconds and test durations."""
+
+    setup: dict[str, float] = field(default_factory=dict)  # unit key -> one class set-up
+    tests: dict[str, float] = field(default_factory=dict)  # test id -> recent average
+
+
+def load_split_costs(
+    unit_keys: Sequence[str],
+    test_ids: Sequence[str],
+    *,
+    using: str | None = None,
+    timings_file: Path | None = None,
+) -> SplitCosts:
+    """Return the class set-up seconds of ``unit_keys`` and the durations of ``test_ids``.
+
+    As :func:`load_expected`: the database first, the timings file (which has no test
+    durations) for the units it has never seen.
+    """
+    keys = list(dict.fromkeys(unit_keys))
+    ids = list(dict.fromkeys(test_ids))
+    alias = history_alias(using)
+    costs = SplitCosts()
+    if keys:
+        costs.setup = read_history(
+            alias, "set-up history", lambda alias: _setup_from_database(keys, alias), {}
+        )
+    if ids:
+        durations: dict[str, list[float]] = read_history(
+            alias, "test durations", lambda alias: _recent_durations(ids, alias), {}
+        )
+        costs.tests = {test_id: moving_average(values) for test_id, values in durations.items()}
+    missing = [key for key in keys if key not in costs.setup]
+    if missing and timings_file is not None:
+        costs.setup.update(setup_from_timings_file(missing, timings_file))
+    return costs
+
+
+def _setup_from_database(keys: Sequence[str], alias: str) -> dict[str, float]:
+    return _unit_averages(keys, alias, "setup_seconds")
+
+
+def setup_from_timings_file(unit_keys: Sequence[str], path: Path) -> dict[str, float]:
+    """Return the class set-up seconds the timings file gives for ``unit_keys``."""
+    units = read_timings_file(path)["units"]
+    return {key: units[key]["setup_seconds"] for key in unit_keys if key in units}
 
 
 def worker_memory_p90(using: str | None = None) -> float | None:

@@ -105,9 +105,10 @@ def class_of(test_id: str) -> str:
 def unit_totals(report: RunReport) -> dict[str, UnitTotals]:
     """Return per unit key its seconds (tests and set-up), set-up seconds, tests and slot.
 
-    A unit re-queued after its worker died appears more than once; its pieces add up. The
-    unit's seconds are never less than its set-up plus its tests' durations, whether or not
-    the runner counted the set-up into them.
+    A unit re-queued after its worker died appears more than once; its pieces add up. A class
+    split across workers is recorded as it would run whole: one piece's average set-up, once.
+    The unit's seconds are never less than its set-up plus its tests' durations, whether or
+    not the runner counted the set-up into them.
     """
     test_seconds: dict[str, float] = defaultdict(float)
     test_count: dict[str, int] = defaultdict(int)
@@ -124,6 +125,12 @@ def unit_totals(report: RunReport) -> dict[str, UnitTotals]:
         entry["setup_seconds"] += unit.setup_seconds
         if unit.slot is not None:
             entry["slot"] = unit.slot
+    for key in set(report.split_units) & set(totals):
+        entry = totals[key]
+        pieces = sum(1 for unit in report.units if unit.key == key)
+        repeated = entry["setup_seconds"] * (pieces - 1) / pieces
+        entry["seconds"] -= repeated
+        entry["setup_seconds"] -= repeated
     for key, entry in totals.items():
         entry["seconds"] = max(entry["seconds"], entry["setup_seconds"] + test_seconds[key])
         entry["tests"] = test_count[key]

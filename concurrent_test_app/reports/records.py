@@ -98,6 +98,24 @@ class Ledger:
         self._records: dict[str, CaseRecord] = {}
         self._seen: set[tuple[int, int]] = set()
         self.unit_records: list[UnitRecord] = []
+        self._fixture_pieces: dict[str, object] = {}  # pseudo-id -> the piece that reported it
+
+    def first_reports(
+        self, unit: WorkUnitSpec | None, piece: object, calls: tuple[ResultCall, ...]
+    ) -> tuple[ResultCall, ...]:
+        """Return ``calls`` less a split class's fixture reports that another piece made.
+
+        Every piece runs the class fixtures; a setUpClass that fails in several is reported
+        once, by the first piece, as serial reports it.
+        """
+        if unit is None or not unit.pieces:
+            return calls
+        return tuple(
+            call
+            for call in calls
+            if call.holder is None
+            or self._fixture_pieces.setdefault(call.holder.id, piece) is piece
+        )
 
     def add(
         self, slot: int | None, unit: WorkUnitSpec | None, calls: tuple[ResultCall, ...]
@@ -166,6 +184,7 @@ class RunReport:
     vendor: str = ""
     exit_status: int = 0
     clone_seconds: list[float] = field(default_factory=list)
+    split_units: list[str] = field(default_factory=list)  # keys of the classes run as pieces
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,4 +201,5 @@ class RunReport:
             "vendor": self.vendor,
             "exit_status": self.exit_status,
             "clone_seconds": [round(seconds, 4) for seconds in self.clone_seconds],
+            "split_units": self.split_units,
         }
