@@ -152,6 +152,7 @@ def test_json_report_is_the_report_dict(tmp_path: Path) -> None:
         "vendor",
         "exit_status",
         "clone_seconds",
+        "split_units",
     }
     assert data["tests"][7] == {
         "id": "app.tests.A.test_sub (i=1)",
