@@ -108,3 +108,34 @@ def test_quick_round_on_sqlite_writes_the_results(tmp_path: Path) -> None:
     markdown = (tmp_path / "results" / "latest.md").read_text()
     assert "nproc" in markdown and "| SQLite | concurrent_test warm |" in markdown
     assert "## Targets (issue 8)" in markdown
+
+
+def test_one_big_suite_puts_60_percent_of_the_work_in_one_class_discovered_last(
+    tmp_path: Path,
+) -> None:
+    from bench import one_big
+
+    project = one_big.generate_one_big(tmp_path, quick=True, rate=100_000)
+    planned = project.shape.planned_seconds
+    assert planned[-1] == max(planned)
+    assert planned[-1] / sum(planned) == 0.6
+    tests_dir = project.root / "benchkit" / "tests"
+    assert sorted(p.name for p in tests_dir.glob("test_*.py"))[-1] == "test_z_big.py"
+    completed = run_manage(project.root, "test", "--noinput", env=sqlite_env(project))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert f"Ran {project.shape.tests} tests" in completed.stderr
+
+
+def test_one_big_targets_are_the_ratio_and_the_efficiency() -> None:
+    from bench.__main__ import targets
+
+    group = {
+        "suite": "one_big",
+        "ideal_seconds": 9.7,
+        "runners": {"concurrent_warm": {"ratio": 0.68, "efficiency": 0.95, "median": 10.2}},
+    }
+    judged = {target["target"]: target["met"] for target in targets(group)}
+    assert judged == {
+        "one_big warm: efficiency (ideal makespan / whole command wall)": False,
+        "one_big warm: wall / Django --parallel N": True,
+    }
