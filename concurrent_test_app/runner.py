@@ -20,7 +20,8 @@ import multiprocessing
 import sys
 import time
 import unittest
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,7 +40,6 @@ from concurrent_test_app.execution.pool import WorkerPool
 from concurrent_test_app.execution.replay import ConcurrentSuite, ReplayResultMixin
 from concurrent_test_app.execution.scaling import decide_workers
 from concurrent_test_app.execution.scheduler import DEFAULT_SCHEDULER, SCHEDULERS
-from concurrent_test_app.history import SplitCosts
 from concurrent_test_app.protocol import WorkerSpec
 from concurrent_test_app.reports import worker_log
 from concurrent_test_app.reports.records import Ledger, RunReport
@@ -222,7 +222,12 @@ class ConcurrentTestRunner(DiscoverRunner):
         databases: dict[str, bool] = self.get_databases(suite)  # type: ignore[assignment]
         self.choose_workers()
         if app_settings.split_classes:
-            self._plan.split(self.workers, self.load_split_costs)
+            costs = partial(
+                history.load_split_costs,
+                timings_file=self.timings_file,
+                from_database=not self.no_history,
+            )
+            self._plan.split(self.workers, costs)
         self._databases = self.databases_class(
             databases,
             log=self.setup_log,
@@ -317,14 +322,6 @@ class ConcurrentTestRunner(DiscoverRunner):
                 return {}
             return history.expected_from_timings_file(unit_keys, self.timings_file)
         return history.load_expected(unit_keys, timings_file=self.timings_file)
-
-    def load_split_costs(self, unit_keys: Sequence[str], test_ids: Sequence[str]) -> SplitCosts:
-        """Return the class set-ups and test durations a split decides by (see load_expected)."""
-        if self.no_history:
-            if self.timings_file is None:
-                return SplitCosts()
-            return SplitCosts(history.setup_from_timings_file(unit_keys, self.timings_file))
-        return history.load_split_costs(unit_keys, test_ids, timings_file=self.timings_file)
 
     def worker_spec(self) -> WorkerSpec:
         """Return the plain data every worker starts from (slot and databases filled in later)."""

@@ -7,12 +7,13 @@ The end-to-end verdict of a split class is in ``test_split_run.py``.
 from __future__ import annotations
 
 import unittest
+from pathlib import Path
 
 import pytest
 
 from concurrent_test_app.execution.scheduler import LongestFirstScheduler
 from concurrent_test_app.execution.split import Workload, choose_pieces, partition, split_units
-from concurrent_test_app.history import SplitCosts, unit_totals
+from concurrent_test_app.history import SplitCosts, load_split_costs, record_run, unit_totals
 from concurrent_test_app.protocol import CaseInfo, Piece, ResultCall, RunUnit
 from concurrent_test_app.reports.records import Ledger, RunReport, UnitRecord
 from concurrent_test_app.suite import describe_units, group_units, splittable
@@ -227,3 +228,23 @@ def test_history_records_a_split_class_as_it_would_run_whole() -> None:
     assert totals[key(samples.BigTests)]["seconds"] == pytest.approx(8.0)
     assert totals[key(samples.BigTests)]["setup_seconds"] == pytest.approx(1.0)
     assert totals[key(samples.SmallTests)]["seconds"] == pytest.approx(1.0)
+
+
+@pytest.mark.django_db
+def test_history_gives_a_class_set_up_and_its_tests_durations(tmp_path: Path) -> None:
+    from tests.test_history import make_report
+
+    record_run(make_report({"app.tests.Big": 4.2, "app.tests.Small": 1.0}, setup=0.2))
+    costs = load_split_costs(["app.tests.Big"], ["app.tests.Big.test_0", "app.tests.Big.test_1"])
+    assert costs.setup == {"app.tests.Big": pytest.approx(0.2)}
+    assert costs.tests == {
+        "app.tests.Big.test_0": pytest.approx(2.0),
+        "app.tests.Big.test_1": pytest.approx(2.0),
+    }
+    # Under --no-history only the timings file speaks, and it knows no test durations.
+    timings = tmp_path / "timings.json"
+    timings.write_text('{"units": {"app.tests.Big": {"seconds": 5, "setup_seconds": 0.5}}}')
+    costs = load_split_costs(
+        ["app.tests.Big"], ["app.tests.Big.test_0"], timings_file=timings, from_database=False
+    )
+    assert costs == SplitCosts(setup={"app.tests.Big": 0.5})

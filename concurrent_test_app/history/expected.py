@@ -96,15 +96,24 @@ def load_split_costs(
     *,
     using: str | None = None,
     timings_file: Path | None = None,
+    from_database: bool = True,
 ) -> SplitCosts:
     """Return the class set-up seconds of ``unit_keys`` and the durations of ``test_ids``.
 
-    As :func:`load_expected`: the database first, the timings file (which has no test
-    durations) for the units it has never seen.
+    As :func:`load_expected`: the database first (not under --no-history, ``from_database``
+    False), then the timings file, which has no test durations, for units it has not seen.
     """
-    keys = list(dict.fromkeys(unit_keys))
-    ids = list(dict.fromkeys(test_ids))
-    alias = history_alias(using)
+    costs = SplitCosts()
+    if from_database:
+        keys, ids = list(dict.fromkeys(unit_keys)), list(dict.fromkeys(test_ids))
+        costs = _split_costs_from_database(keys, ids, history_alias(using))
+    missing = [key for key in unit_keys if key not in costs.setup]
+    if missing and timings_file is not None:
+        costs.setup.update(setup_from_timings_file(missing, timings_file))
+    return costs
+
+
+def _split_costs_from_database(keys: list[str], ids: list[str], alias: str) -> SplitCosts:
     costs = SplitCosts()
     if keys:
         costs.setup = read_history(
@@ -115,9 +124,6 @@ def load_split_costs(
             alias, "test durations", lambda alias: _recent_durations(ids, alias), {}
         )
         costs.tests = {test_id: moving_average(values) for test_id, values in durations.items()}
-    missing = [key for key in keys if key not in costs.setup]
-    if missing and timings_file is not None:
-        costs.setup.update(setup_from_timings_file(missing, timings_file))
     return costs
 
 
