@@ -417,12 +417,17 @@ def _read_reports(measurement: Measurement, scratch: Path) -> None:
 # -- preparing and cleaning up -----------------------------------------------------------------
 
 
+# Untimed concurrent_test runs that write the history the warm runs read.
+WARMUP_RUNS = 2
+
+
 def prepare(project: SuiteProject, vendor: Vendor, *, workers: int, scratch: Path) -> None:
     """Make ``project`` ready on ``vendor``: its real database, no old templates or history.
 
-    Then warm up, untimed: one full ``concurrent_test`` run builds the template and writes the
-    timing history the warm runs use, and a small Django ``--keepdb`` run creates the test
-    databases the ``--keepdb`` runs keep.
+    Then warm up, untimed: two full ``concurrent_test`` runs build the template and write the
+    timing history the warm runs use (the first, without history, hands units out in discovery
+    order, which leaves its last unit alone on a core and so misjudges its share), and a small
+    Django ``--keepdb`` run creates the test databases the ``--keepdb`` runs keep.
     """
     vendor.create_database(project.database)
     if vendor.has_server:
@@ -430,7 +435,8 @@ def prepare(project: SuiteProject, vendor: Vendor, *, workers: int, scratch: Pat
     manage(project, vendor, "migrate", "--noinput", "-v", "0")
     manage(project, vendor, "bench_reset", "--templates", "--history")
     warm = RUNNERS["concurrent_warm"]
-    manage(project, vendor, *warm.arguments(workers, scratch), runner=warm)
+    for _ in range(WARMUP_RUNS):
+        manage(project, vendor, *warm.arguments(workers, scratch), runner=warm)
     keepdb = RUNNERS["django_parallel_keepdb"]
     manage(
         project,
