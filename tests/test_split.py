@@ -248,3 +248,18 @@ def test_history_gives_a_class_set_up_and_its_tests_durations(tmp_path: Path) ->
         ["app.tests.Big"], ["app.tests.Big.test_0"], timings_file=timings, from_database=False
     )
     assert costs == SplitCosts(setup={"app.tests.Big": 0.5})
+
+
+def test_a_second_class_is_split_against_the_first_ones_pieces() -> None:
+    costs = SplitCosts(setup={key(samples.BigTests): 0.0, key(samples.SimpleBigTests): 0.0})
+    seconds = {samples.BigTests: 8.0, samples.SimpleBigTests: 5.0, samples.SmallTests: 0.1}
+    units = plan(
+        samples.BigTests,
+        samples.SimpleBigTests,
+        samples.SmallTests,
+        seconds=seconds,
+        costs=costs,
+        workers=3,
+    )
+    # Once BigTests runs as two pieces of 4 s, SimpleBigTests (5 s) bounds the run in turn.
+    assert [len(pieces) for _, pieces in units] == [2, 2, 0]

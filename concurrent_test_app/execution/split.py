@@ -69,12 +69,15 @@ def split_units(
         [unit.key for unit in candidates], [info.id for unit in candidates for info in unit.tests]
     )
     split = list(units)
+    # The longest piece of work of each unit: the unit, or its longest piece once split.
+    longest = {unit.index: estimates[unit.key] for unit in units}
     for unit in sorted(candidates, key=lambda unit: -estimates[unit.key]):
-        others = [estimates[other.key] for other in units if other.index != unit.index]
+        others = [seconds for index, seconds in longest.items() if index != unit.index]
         workload = Workload(total, workers, max(others, default=0.0))
         pieces = choose_pieces(unit, estimates[unit.key], costs, workload)
         if len(pieces) > 1:
             split[unit.index] = dataclasses.replace(unit, pieces=pieces)
+            longest[unit.index] = max(piece.seconds for piece in pieces)
             total += costs.setup.get(unit.key, 0.0) * (len(pieces) - 1)
             logger.info("Splitting %s into %d pieces across workers", unit.key, len(pieces))
     return split
