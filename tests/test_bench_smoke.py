@@ -107,7 +107,7 @@ def test_quick_round_on_sqlite_writes_the_results(tmp_path: Path) -> None:
 
     markdown = (tmp_path / "results" / "latest.md").read_text()
     assert "nproc" in markdown and "| SQLite | concurrent_test warm |" in markdown
-    assert "## Targets (issue 8)" in markdown
+    assert "## Targets (issues 8 and 14)" in markdown
 
 
 def test_one_big_suite_puts_60_percent_of_the_work_in_one_class_discovered_last(
