@@ -117,6 +117,10 @@ class Project:
             )
         return None
 
+    def timings_file(self, vendor: str) -> Path:
+        """Return the timings file concurrent_test keeps for this project on ``vendor``."""
+        return self.wrapper_dir / f"timings-{vendor}.json"
+
     def write_wrapper(self, vendor: str) -> str:
         """Write the settings module for ``vendor`` and return its dotted name."""
         self.wrapper_dir.mkdir(parents=True, exist_ok=True)
@@ -130,6 +134,9 @@ class Project:
         ]
         if databases is not None:
             lines.append(f"DATABASES = {dict(databases)!r}")
+        # As on CI, where the real database (and its history) is gone after each run, timings
+        # carry from one run to the next in a file: the warm run orders and splits by the cold one.
+        lines.append(f"TEST_TIMINGS_FILE = {str(self.timings_file(vendor))!r}")
         module = self.settings_module(vendor)
         (self.wrapper_dir / f"{module}.py").write_text("\n".join(lines) + "\n")
         return module

@@ -5,7 +5,8 @@ The runners, each a ``manage.py`` (or ``django-admin``) subprocess in the projec
 - ``serial`` and ``serial_again``: ``test --parallel 1`` with the recording runner;
 - ``django_parallel``: ``test --parallel 2`` with the recording runner;
 - ``concurrent_cold``: ``concurrent_test --workers 2 --rebuild-template --json-report ..``;
-- ``concurrent_warm``: the same without ``--rebuild-template``: the template is reused.
+- ``concurrent_warm``: the same without ``--rebuild-template``: the template is reused, and
+  units are ordered (and a bounding class split) by the timings file the cold run wrote.
 
 Before a suite runs on a vendor, its real databases are dropped (a SQLite file removed): as on
 a usual CI machine, the server holds only test databases.
@@ -165,6 +166,8 @@ def run(project: Project, vendor: str, runner: str, logs: Path) -> RunResult:
         args += ["--json-report", str(report)]
         if runner == "concurrent_cold":
             args.append("--rebuild-template")
+            # The warm run that follows uses this run's timings, and no older ones.
+            project.timings_file(vendor).unlink(missing_ok=True)
     else:
         parallel = WORKERS if runner == "django_parallel" else 1
         args = ["test", *labels, "--noinput", "--parallel", str(parallel)]
