@@ -1,0 +1,129 @@
+"""Where the seconds of one ``concurrent_test`` run go: a timeline of its phases.
+
+Run from a project's directory, in place of ``python manage.py``::
+
+    python /path/to/bench/phases.py manage.py concurrent_test --workers 2 --no-progress
+
+It wraps the runner's phases and the pool's first and last events, runs the command in this
+process, and prints one line per phase to standard error at exit, in seconds since the
+interpreter started. It changes nothing the command does; the numbers are wall clock, so run
+it a few times on a shared machine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import runpy
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+# The interpreter's own start, before this file ran (imports of the site, the venv).
+try:
+    import psutil
+
+    ORIGIN = psutil.Process().create_time()
+    WALL_ORIGIN = time.time()
+except ImportError:  # pragma: no cover - psutil is a dependency of the app
+    ORIGIN = WALL_ORIGIN = time.time()
+
+MARKS: list[tuple[str, float]] = [("this script starts", WALL_ORIGIN)]
+FIRSTS: dict[str, float] = {}
+LASTS: dict[str, float] = {}
+
+
+def mark(label: str) -> None:
+    MARKS.append((label, time.time()))
+
+
+def wrap(owner: Any, name: str, label: str) -> None:  # Any: any class or module
+    original: Callable[..., Any] = getattr(owner, name)
+
+    @functools.wraps(original)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        mark(f"{label} begins")
+        try:
+            return original(*args, **kwargs)
+        finally:
+            mark(f"{label} ends")
+
+    setattr(owner, name, timed)
+
+
+def install() -> None:
+    import django
+
+    wrap(django, "setup", "django.setup")
+    from concurrent_test_app import runner
+    from concurrent_test_app.execution import outcome, pool
+    from concurrent_test_app.history import recording
+
+    cls = runner.ConcurrentTestRunner
+    for name in (
+        "run_tests",
+        "plan",
+        "choose_workers",
+        "setup_worker_databases",
+        "run_checks",
+        "run_pool",
+        "finish",
+    ):
+        wrap(cls, name, f"runner.{name}")
+    wrap(pool.WorkerPool, "_loop", "pool loop")
+    wrap(pool.WorkerPool, "_stop_all", "pool stop_all")
+    wrap(cls.databases_class, "prepare_slots", "clones (prepare_slots)")
+    wrap(cls.databases_class, "teardown", "databases teardown")
+    wrap(recording, "record_run", "history record_run")
+    wrap(outcome, "run_report", "run_report")
+    for name in ("write_json_report", "write_junit_xml"):
+        if hasattr(outcome, name):
+            wrap(outcome, name, name)
+    original_handle = pool.WorkerPool._handle
+
+    def handle(self: Any, worker: Any, message: object) -> None:
+        kind = type(message).__name__
+        now = time.time()
+        FIRSTS.setdefault(kind, now)
+        LASTS[kind] = now
+        original_handle(self, worker, message)
+
+    pool.WorkerPool._handle = handle  # type: ignore[method-assign]
+
+
+def report() -> None:
+    end = time.time()
+    for kind, at in FIRSTS.items():
+        MARKS.append((f"first {kind} received", at))
+    for kind, at in LASTS.items():
+        MARKS.append((f"last {kind} received", at))
+    MARKS.append(("exit", end))
+    sys.stderr.write(f"\n[phases] interpreter start = 0.000 (this script at {WALL_ORIGIN - ORIGIN:.3f})\n")
+    for label, at in sorted(MARKS, key=lambda item: item[1]):
+        sys.stderr.write(f"[phases] {at - ORIGIN:7.3f}  {label}\n")
+
+
+def main() -> None:
+    script, *rest = sys.argv[1:]
+    sys.argv = [script, *rest]
+    sys.path.insert(0, ".")
+    atexit.register(report)
+    import django.core.management
+
+    original = django.core.management.execute_from_command_line
+
+    def execute(argv: list[str] | None = None) -> None:
+        mark("manage.py calls execute_from_command_line")
+        import django
+
+        django.setup()
+        install()
+        original(argv)
+
+    django.core.management.execute_from_command_line = execute
+    runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
