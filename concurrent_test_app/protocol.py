@@ -156,6 +156,18 @@ class CaseCalls:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """Messages a worker held back, in the order it made them (see worker.events.Outbox).
+
+    A worker sends what it holds before anything that could lose it: before each test and
+    each class or module fixture begins, and when a unit ends. So the last message of a batch
+    says what the worker is doing from then on, and no finished result waits in a dead worker.
+    """
+
+    messages: tuple[object, ...]
+
+
+@dataclass(frozen=True)
 class UnitDone:
     slot: int
     unit: int

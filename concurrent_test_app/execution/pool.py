@@ -32,6 +32,7 @@ from concurrent_test_app.execution.scheduler import Scheduler
 from concurrent_test_app.execution.supervision import Supervision
 from concurrent_test_app.execution.workers import Fixture, WorkerHandle
 from concurrent_test_app.protocol import (
+    Batch,
     CaseCalls,
     CaseStarted,
     FixtureDone,
@@ -294,7 +295,17 @@ class WorkerPool(Supervision):
     # -- messages --------------------------------------------------------------------------
 
     def _handle(self, worker: WorkerHandle, message: object) -> None:
-        if isinstance(message, WorkerReady):
+        # The most frequent first: one batch and one test's calls per test.
+        if isinstance(message, Batch):
+            for held in message.messages:
+                self._handle(worker, held)
+        elif isinstance(message, CaseCalls):
+            self._replay(worker, message.calls)
+        elif isinstance(message, CaseStarted):
+            if message.test >= 0:
+                worker.current_test = message.test
+                worker.test_started = time.monotonic()
+        elif isinstance(message, WorkerReady):
             worker.ready = True
         elif isinstance(message, WorkerFailed):
             raise WorkerStartError(message.slot, message.message)
@@ -306,12 +317,6 @@ class WorkerPool(Supervision):
             worker.fixture = Fixture(message.name, message.tests, message.sets_up, time.monotonic())
         elif isinstance(message, FixtureDone):
             worker.fixture = None
-        elif isinstance(message, CaseStarted):
-            if message.test >= 0:
-                worker.current_test = message.test
-                worker.test_started = time.monotonic()
-        elif isinstance(message, CaseCalls):
-            self._replay(worker, message.calls)
         elif isinstance(message, UnitDone):
             self._unit_done(worker, message)
 

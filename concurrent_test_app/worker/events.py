@@ -1,4 +1,10 @@
-"""The unittest result a worker runs with: every call it receives goes to the parent."""
+"""The unittest result a worker runs with: every call it receives goes to the parent.
+
+The calls are held in an :class:`Outbox` and sent together just before the next test or
+fixture begins (and when the unit ends): one message per test rather than several, while the
+parent still learns, before any code of a test runs, that the test is in flight, and a worker
+that dies there has already sent every result it finished.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from concurrent_test_app.protocol import (
+    Batch,
     CaseCalls,
     CaseInfo,
     CaseStarted,
@@ -39,16 +46,41 @@ class QueryCounter:
         return execute(sql, params, many, context)
 
 
+class Outbox:
+    """Messages to the parent, held until something that could lose the worker begins."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pending: list[object] = []
+
+    def put(self, message: object) -> None:
+        """Hold ``message`` until the next flush."""
+        self.pending.append(message)
+
+    def send(self, message: object) -> None:
+        """Send ``message`` now, after everything held before it."""
+        self.pending.append(message)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send everything held, as one message."""
+        if not self.pending:
+            return
+        messages, self.pending = self.pending, []
+        self.conn.send(messages[0] if len(messages) == 1 else Batch(tuple(messages)))
+
+
 class EventResult(unittest.TestResult):
     """A unittest result that sends every call it receives to the parent as plain data.
 
-    The calls of one test are sent together when it stops, so the parent replays whole tests
-    and its verbose output stays one line per test.
+    The calls of one test go out together, so the parent replays whole tests and its verbose
+    output stays one line per test. :meth:`about_to_run` sends them with the mark that the
+    next test is in flight, before Django's per-test set-up runs.
     """
 
     def __init__(
         self,
-        conn: Connection,
+        outbox: Outbox,
         slot: int,
         unit: int,
         index: dict[int, int],
@@ -58,7 +90,7 @@ class EventResult(unittest.TestResult):
         debug_sql: bool,
     ) -> None:
         super().__init__()
-        self.conn = conn
+        self.outbox = outbox
         self.slot = slot
         self.unit = unit
         self.index = index
@@ -72,6 +104,7 @@ class EventResult(unittest.TestResult):
         self._sql_stream: io.StringIO | None = None
         self._sql_handler: logging.Handler | None = None
         self._sql_sent = 0
+        self._marked: int | None = None  # the test about_to_run said is in flight
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -115,7 +148,13 @@ class EventResult(unittest.TestResult):
         if self.pending is not None and holder is None:
             self.pending.append(call)
         else:
-            self.conn.send(CaseCalls(self.slot, self.unit, (call,)))
+            self.outbox.put(CaseCalls(self.slot, self.unit, (call,)))
+
+    def about_to_run(self, test: unittest.TestCase) -> None:
+        """Send what is held, and that ``test`` is in flight from now (its set-up included)."""
+        position, _ = self._ref(test)
+        self._marked = position
+        self.outbox.send(CaseStarted(self.slot, self.unit, position, time.time()))
 
     # -- unittest's result protocol --------------------------------------------------------
 
@@ -127,7 +166,10 @@ class EventResult(unittest.TestResult):
         self.started_at = time.perf_counter()
         self.reported_duration = False
         position, _ = self._ref(test)
-        self.conn.send(CaseStarted(self.slot, self.unit, position, now))
+        if self._marked != position:
+            # Run without about_to_run (a suite of the project's own): say it now.
+            self.outbox.send(CaseStarted(self.slot, self.unit, position, now))
+        self._marked = None
         if self.debug_sql:
             self._sql_stream = io.StringIO()
             self._sql_sent = 0
@@ -149,7 +191,7 @@ class EventResult(unittest.TestResult):
             self._sql_handler = None
         calls, self.pending = tuple(self.pending or ()), None
         self._sql_stream = None
-        self.conn.send(CaseCalls(self.slot, self.unit, calls))
+        self.outbox.put(CaseCalls(self.slot, self.unit, calls))
 
     def addDuration(self, test: unittest.TestCase, elapsed: float) -> None:
         self.reported_duration = True

@@ -37,7 +37,7 @@ from concurrent_test_app.protocol import (
     WorkerSpec,
 )
 from concurrent_test_app.suite import describe_units, group_units, select_units, units_digest
-from concurrent_test_app.worker.events import EventResult, QueryCounter
+from concurrent_test_app.worker.events import EventResult, Outbox, QueryCounter
 from concurrent_test_app.worker.fixtures import FixtureSuite
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,23 @@ def _rebuild_units(spec: WorkerSpec) -> list[list[unittest.TestCase]]:
             "deterministic or use --start-method fork."
         )
     return groups
+
+
+class MarkingSuite(FixtureSuite):
+    """A FixtureSuite that tells the result each test is about to run, its set-up included.
+
+    unittest's TestSuite.run calls ``_handleClassSetUp`` for every test, last before the
+    test itself (and skips the test when a class or module set-up failed, as here).
+    """
+
+    def _handleClassSetUp(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
+        super()._handleClassSetUp(test, result)
+        if getattr(test.__class__, "_classSetupFailed", False) or getattr(
+            result, "_moduleSetUpFailed", False
+        ):
+            return
+        if isinstance(result, EventResult):
+            result.about_to_run(test)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -195,8 +212,9 @@ def _run_unit(
     tests = groups[item.unit]
     selected = [tests[i] for i in item.tests]
     index = {id(tests[i]): i for i in item.tests}
+    outbox = Outbox(conn)
     result = EventResult(
-        conn,
+        outbox,
         spec.slot,
         item.unit,
         index,
@@ -204,21 +222,22 @@ def _run_unit(
         buffer=spec.buffer,
         debug_sql=spec.debug_sql,
     )
-    conn.send(UnitStarted(spec.slot, item.unit))
+    # Held until the first fixture or test begins: nothing of the unit's own runs before.
+    outbox.put(UnitStarted(spec.slot, item.unit))
 
     def announce(name: str | None, fixture_tests: tuple[int, ...], sets_up: bool) -> None:
         if name is None:
-            conn.send(FixtureDone(spec.slot, item.unit))
+            outbox.put(FixtureDone(spec.slot, item.unit))
         else:
-            conn.send(FixtureStarted(spec.slot, item.unit, name, fixture_tests, sets_up))
+            outbox.send(FixtureStarted(spec.slot, item.unit, name, fixture_tests, sets_up))
 
     queries_before = counter.count
     started = time.time()
-    FixtureSuite(selected, positions=index, announce=announce).run(result)
+    MarkingSuite(selected, positions=index, announce=announce).run(result)
     finished = time.time()
     setup = (result.first_test_at or finished) - started
     peak, current = _memory_mb()
-    conn.send(
+    outbox.send(
         UnitDone(
             spec.slot,
             item.unit,
