@@ -99,7 +99,8 @@ def report() -> None:
     for kind, at in LASTS.items():
         MARKS.append((f"last {kind} received", at))
     MARKS.append(("exit", end))
-    sys.stderr.write(f"\n[phases] interpreter start = 0.000 (this script at {WALL_ORIGIN - ORIGIN:.3f})\n")
+    started = WALL_ORIGIN - ORIGIN
+    sys.stderr.write(f"\n[phases] interpreter start = 0.000 (this script at {started:.3f})\n")
     for label, at in sorted(MARKS, key=lambda item: item[1]):
         sys.stderr.write(f"[phases] {at - ORIGIN:7.3f}  {label}\n")
 

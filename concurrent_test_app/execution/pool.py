@@ -145,6 +145,8 @@ class WorkerPool(Supervision):
 
     def _start(self, slot: int, settings: WorkerSettings) -> None:
         parent_conn, child_conn = self.context.Pipe(duplex=True)
+        events, child_events = self.context.Pipe(duplex=False)
+        processes.widen_pipe(child_events.fileno())
         dump_path = os.path.join(self._dump_dir, f"worker-{slot}-{self.restarts}.txt")
         direct = self.context.get_start_method() in ("fork", "spawn")
         spec = WorkerSpec(
@@ -164,7 +166,7 @@ class WorkerPool(Supervision):
         # pool ends each worker with everything it started (see processes.py).
         process = self.context.Process(
             target=worker_main,
-            args=(child_conn, spec, groups),
+            args=(child_conn, spec, groups, child_events),
             name=f"concurrent-test-worker-{slot}",
             daemon=False,
         )
@@ -172,7 +174,10 @@ class WorkerPool(Supervision):
         assert process.pid is not None  # started just above
         processes.adopt_process_group(process.pid)
         child_conn.close()
-        self.workers[slot] = WorkerHandle(slot, process, process.pid, parent_conn, dump_path)
+        child_events.close()
+        self.workers[slot] = WorkerHandle(
+            slot, process, process.pid, parent_conn, dump_path, events=events
+        )
         self.records[slot].database = spec.database_name
         self._born.setdefault(slot, time.monotonic())
 
@@ -209,11 +214,14 @@ class WorkerPool(Supervision):
         return False
 
     def _wait_and_read(self) -> None:
-        """Wait up to WAKEUP_SECONDS for a message or an exit; handle what arrived."""
+        """Wait up to WAKEUP_SECONDS for a message or an exit; read every worker's events."""
         waitables: list[Connection | int] = []
         for running in self.workers.values():
             waitables.extend((running.conn, running.process.sentinel))
-        for ready in wait(waitables, timeout=WAKEUP_SECONDS):
+        ready_now = wait(waitables, timeout=WAKEUP_SECONDS)
+        for running in list(self.workers.values()):
+            self._read_events(running)
+        for ready in ready_now:
             owner = self._owner(ready)
             if owner is None:
                 continue
@@ -281,7 +289,21 @@ class WorkerPool(Supervision):
         self._gate_paused = self.memory_gate.should_pause(busy=busy)
         return self._gate_paused
 
+    def _read_events(self, worker: WorkerHandle) -> None:
+        """Handle every event the worker wrote to its events pipe so far."""
+        events = worker.events
+        while events is not None and not events.closed:
+            try:
+                if not events.poll():
+                    return
+                message = events.recv()
+            except (EOFError, OSError):
+                return
+            self._handle(worker, message)
+
     def _drain(self, worker: WorkerHandle) -> None:
+        """Handle everything the worker sent: its events first, then its control messages."""
+        self._read_events(worker)
         while True:
             try:
                 if not worker.conn.poll():
@@ -290,6 +312,8 @@ class WorkerPool(Supervision):
             except (EOFError, OSError):
                 worker.eof = True
                 return
+            # Events written before this message are in the pipe already: read them first.
+            self._read_events(worker)
             self._handle(worker, message)
 
     # -- messages --------------------------------------------------------------------------
@@ -304,7 +328,7 @@ class WorkerPool(Supervision):
         elif isinstance(message, CaseStarted):
             if message.test >= 0:
                 worker.current_test = message.test
-                worker.test_started = time.monotonic()
+                worker.test_started = _since(message.at)
         elif isinstance(message, WorkerReady):
             worker.ready = True
         elif isinstance(message, WorkerFailed):
@@ -314,7 +338,8 @@ class WorkerPool(Supervision):
             worker.last_unit = self.units[message.unit].key
         elif isinstance(message, FixtureStarted):
             worker.current_test = None
-            worker.fixture = Fixture(message.name, message.tests, message.sets_up, time.monotonic())
+            started = _since(message.at) if message.at else time.monotonic()
+            worker.fixture = Fixture(message.name, message.tests, message.sets_up, started)
         elif isinstance(message, FixtureDone):
             worker.fixture = None
         elif isinstance(message, UnitDone):
@@ -385,3 +410,8 @@ class WorkerPool(Supervision):
             unit = self.units[item.unit]
             for test in item.tests:
                 self.ledger.mark_not_run(unit, test, reason)
+
+
+def _since(at: float) -> float:
+    """Return the monotonic time of ``at``, a worker's time.time() (read later, maybe)."""
+    return time.monotonic() - max(0.0, time.time() - at)

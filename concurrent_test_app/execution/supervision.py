@@ -124,6 +124,8 @@ class Supervision(abc.ABC):
             processes.kill_group(worker.pid)
             worker.process.join()
             worker.conn.close()
+            if worker.events is not None:
+                worker.events.close()
             worker.ended = True
             if self.workers.get(worker.slot) is worker:
                 del self.workers[worker.slot]

@@ -73,6 +73,7 @@ class WorkerHandle:
     ended: bool = False  # killed (if need be), reaped and forgotten
     peak_rss_mb: float = 0.0
     fixture_problem: str | None = None
+    events: Connection | None = None  # the test events, read on the parent's own time
 
     def has_exited(self) -> bool:
         """Return whether the process has ended (it may not be reaped yet)."""

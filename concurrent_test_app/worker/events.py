@@ -1,9 +1,11 @@
 """The unittest result a worker runs with: every call it receives goes to the parent.
 
-The calls are held in an :class:`Outbox` and sent together just before the next test or
-fixture begins (and when the unit ends): one message per test rather than several, while the
-parent still learns, before any code of a test runs, that the test is in flight, and a worker
-that dies there has already sent every result it finished.
+The calls are held in an :class:`Outbox` and written together to the worker's events pipe
+just before the next test or fixture begins (and when the unit ends): one write per test, and
+a worker that dies in a test has already written every result it finished, with the mark of
+what is in flight. The parent does not wake up for these writes: it reads the pipe on its
+own tick, whenever a worker rings (the end of a unit, or enough bytes written) and before it
+judges a worker lost, so its work per test is small and its view is exact when it matters.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import time
 import unittest
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any
 
 from concurrent_test_app.protocol import (
@@ -20,6 +23,7 @@ from concurrent_test_app.protocol import (
     CaseCalls,
     CaseInfo,
     CaseStarted,
+    EventsWritten,
     ResultCall,
 )
 
@@ -27,6 +31,10 @@ if TYPE_CHECKING:
     from _typeshed import OptExcInfo
 
 logger = logging.getLogger(__name__)
+
+# A worker rings its parent at least after writing this many bytes of events, so that an events
+# pipe of the smallest size (64 KiB on Linux) never fills up while the parent sleeps.
+RING_BYTES = 32 * 1024
 
 # Any: unittest hands a result a TestCase or, for a failed class or module fixture, an
 # _ErrorHolder (no TestCase); what they share, id() and str(), is all this module uses.
@@ -47,11 +55,19 @@ class QueryCounter:
 
 
 class Outbox:
-    """Messages to the parent, held until something that could lose the worker begins."""
+    """Messages to the parent, held until something that could lose the worker begins.
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    ``flush`` writes them to the events pipe, which the parent reads without being woken;
+    ``ring`` also sends a token on the control pipe, which wakes the parent. The events pipe is
+    one ordered stream: a unit's end follows its last test there, and the next unit's start
+    follows it.
+    """
+
+    def __init__(self, events: Connection, control: Connection) -> None:
+        self.events = events
+        self.control = control
         self.pending: list[object] = []
+        self.unrung = 0  # bytes written since the parent was last rung
 
     def put(self, message: object) -> None:
         """Hold ``message`` until the next flush."""
@@ -63,11 +79,26 @@ class Outbox:
         self.flush()
 
     def flush(self) -> None:
-        """Send everything held, as one message."""
+        """Write everything held to the events pipe, as one message."""
+        self._write()
+        if self.unrung >= RING_BYTES:
+            self.ring()
+
+    def ring(self, message: object | None = None) -> None:
+        """Write everything held (and ``message``), then wake the parent to read it."""
+        if message is not None:
+            self.pending.append(message)
+        self._write()
+        self.unrung = 0
+        self.control.send(EventsWritten())
+
+    def _write(self) -> None:
         if not self.pending:
             return
         messages, self.pending = self.pending, []
-        self.conn.send(messages[0] if len(messages) == 1 else Batch(tuple(messages)))
+        data = ForkingPickler.dumps(messages[0] if len(messages) == 1 else Batch(tuple(messages)))
+        self.events.send_bytes(data)
+        self.unrung += len(data)
 
 
 class EventResult(unittest.TestResult):

@@ -113,9 +113,16 @@ def _memory_mb() -> tuple[float, float]:
 
 
 def worker_main(
-    conn: Connection, spec: WorkerSpec, groups: list[list[unittest.TestCase]] | None = None
+    conn: Connection,
+    spec: WorkerSpec,
+    groups: list[list[unittest.TestCase]] | None = None,
+    events: Connection | None = None,
 ) -> None:
-    """Run in the worker: connect, then run the units the parent sends until told to stop."""
+    """Run in the worker: connect, then run the units the parent sends until told to stop.
+
+    ``conn`` carries the parent's orders and the messages that wake it; the test events go
+    to ``events`` (to ``conn`` without one), which the parent reads on its own time.
+    """
     # The parent owns Ctrl-C: it stops workers itself and reports what ran.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked worker inherits the parent's SIGTERM handler; coverage's (sigterm = true) stays.
@@ -134,7 +141,7 @@ def worker_main(
         return  # the parent was told why (WorkerFailed)
     conn.send(WorkerReady(spec.slot, os.getpid(), spec.database_name))
     try:
-        _serve(conn, spec, groups, counter)
+        _serve(Outbox(events or conn, conn), spec, groups, counter)
     finally:
         processes.kill_children(spare=guardian)
         connections.close_all()
@@ -185,7 +192,7 @@ def _connect(conn: Connection, spec: WorkerSpec) -> QueryCounter | None:
 
 
 def _serve(
-    conn: Connection,
+    outbox: Outbox,
     spec: WorkerSpec,
     groups: list[list[unittest.TestCase]],
     counter: QueryCounter,
@@ -193,17 +200,17 @@ def _serve(
     """Run the units the parent sends, one at a time, until it says stop or its pipe closes."""
     while True:
         try:
-            message = conn.recv()
+            message = outbox.control.recv()
         except EOFError:
             return
         if isinstance(message, StopWorker):
             return
         assert isinstance(message, RunUnit)
-        _run_unit(conn, spec, groups, message, counter)
+        _run_unit(outbox, spec, groups, message, counter)
 
 
 def _run_unit(
-    conn: Connection,
+    outbox: Outbox,
     spec: WorkerSpec,
     groups: list[list[unittest.TestCase]],
     item: RunUnit,
@@ -212,7 +219,6 @@ def _run_unit(
     tests = groups[item.unit]
     selected = [tests[i] for i in item.tests]
     index = {id(tests[i]): i for i in item.tests}
-    outbox = Outbox(conn)
     result = EventResult(
         outbox,
         spec.slot,
@@ -229,7 +235,10 @@ def _run_unit(
         if name is None:
             outbox.put(FixtureDone(spec.slot, item.unit))
         else:
-            outbox.send(FixtureStarted(spec.slot, item.unit, name, fixture_tests, sets_up))
+            entered = FixtureStarted(
+                spec.slot, item.unit, name, fixture_tests, sets_up, at=time.time()
+            )
+            outbox.send(entered)
 
     queries_before = counter.count
     started = time.time()
@@ -237,7 +246,7 @@ def _run_unit(
     finished = time.time()
     setup = (result.first_test_at or finished) - started
     peak, current = _memory_mb()
-    outbox.send(
+    outbox.ring(
         UnitDone(
             spec.slot,
             item.unit,
