@@ -34,8 +34,17 @@ FIRSTS: dict[str, float] = {}
 LASTS: dict[str, float] = {}
 
 
+CPU: dict[str, float] = {}
+
+
 def mark(label: str) -> None:
     MARKS.append((label, time.time()))
+    if label.startswith("runner.run_pool"):
+        import resource
+
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        CPU[label] = time.process_time()
+        CPU[label + " children"] = children.ru_utime + children.ru_stime
 
 
 def wrap(owner: Any, name: str, label: str) -> None:  # Any: any class or module
@@ -103,6 +112,11 @@ def report() -> None:
     sys.stderr.write(f"\n[phases] interpreter start = 0.000 (this script at {started:.3f})\n")
     for label, at in sorted(MARKS, key=lambda item: item[1]):
         sys.stderr.write(f"[phases] {at - ORIGIN:7.3f}  {label}\n")
+    if "runner.run_pool ends" in CPU:
+        parent = CPU["runner.run_pool ends"] - CPU["runner.run_pool begins"]
+        children = CPU["runner.run_pool ends children"] - CPU["runner.run_pool begins children"]
+        sys.stderr.write(f"[phases] CPU seconds in run_pool: parent {parent:.3f}, ")
+        sys.stderr.write(f"workers {children:.3f}\n")
 
 
 def main() -> None:

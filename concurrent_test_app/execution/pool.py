@@ -102,6 +102,7 @@ class WorkerPool(Supervision):
         self._gate_checked = float("-inf")
         self._gate_paused = False
         self._sampled = 0.0
+        self._exits_checked = 0.0
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -189,7 +190,10 @@ class WorkerPool(Supervision):
             if not self.workers:
                 break
             self._wait_and_read()
-            self._check_exits()
+            if time.monotonic() - self._exits_checked >= WAKEUP_SECONDS:
+                # It reads the process table: once a tick is enough (sentinels say the rest).
+                self._exits_checked = time.monotonic()
+                self._check_exits()
             self._check_timeouts()
             self._sample_memory()
         if len(self.scheduler):

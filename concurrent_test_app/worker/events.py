@@ -136,6 +136,7 @@ class EventResult(unittest.TestResult):
         self._sql_handler: logging.Handler | None = None
         self._sql_sent = 0
         self._marked: int | None = None  # the test about_to_run said is in flight
+        self.last = next(reversed(index.values()), -1)  # the last test this unit runs
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -182,10 +183,18 @@ class EventResult(unittest.TestResult):
             self.outbox.put(CaseCalls(self.slot, self.unit, (call,)))
 
     def about_to_run(self, test: unittest.TestCase) -> None:
-        """Send what is held, and that ``test`` is in flight from now (its set-up included)."""
+        """Send what is held, and that ``test`` is in flight from now (its set-up included).
+
+        Before the unit's last test the parent is also woken, so that it has replayed the
+        unit by the time the unit ends and answers with the next one at once.
+        """
         position, _ = self._ref(test)
         self._marked = position
-        self.outbox.send(CaseStarted(self.slot, self.unit, position, time.time()))
+        started = CaseStarted(self.slot, self.unit, position, time.time())
+        if position == self.last:
+            self.outbox.ring(started)
+        else:
+            self.outbox.send(started)
 
     # -- unittest's result protocol --------------------------------------------------------
 
