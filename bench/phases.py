@@ -29,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - psutil is a dependency of the app
     ORIGIN = WALL_ORIGIN = time.time()
 
-MARKS: list[tuple[str, float]] = [("this script starts", WALL_ORIGIN)]
+MARKS: list[tuple[str, float, float]] = [("this script starts", WALL_ORIGIN, time.process_time())]
 FIRSTS: dict[str, float] = {}
 LASTS: dict[str, float] = {}
 
@@ -38,7 +38,7 @@ CPU: dict[str, float] = {}
 
 
 def mark(label: str) -> None:
-    MARKS.append((label, time.time()))
+    MARKS.append((label, time.time(), time.process_time()))
     if label.startswith("runner.run_pool"):
         import resource
 
@@ -99,19 +99,48 @@ def install() -> None:
         original_handle(self, worker, message)
 
     pool.WorkerPool._handle = handle  # type: ignore[method-assign]
+    install_worker_gaps()
+
+
+def install_worker_gaps() -> None:
+    """In each (forked) worker, add up the time between one unit's end and the next's start."""
+    import os
+
+    from concurrent_test_app.worker import main as worker_main
+
+    original = worker_main._run_unit
+    state = {"ended": 0.0, "idle": 0.0, "units": 0.0}
+
+    def run_unit(*args: Any, **kwargs: Any) -> None:
+        began = time.perf_counter()
+        if state["ended"]:
+            state["idle"] += began - state["ended"]
+        try:
+            original(*args, **kwargs)
+        finally:
+            state["ended"] = time.perf_counter()
+            state["units"] += 1
+            sys.stderr.write(
+                f"[phases] worker {os.getpid()}: {state['units']:.0f} units, "
+                f"{state['idle']:.3f} s idle between them\n"
+            )
+
+    worker_main._run_unit = run_unit
 
 
 def report() -> None:
     end = time.time()
     for kind, at in FIRSTS.items():
-        MARKS.append((f"first {kind} received", at))
+        MARKS.append((f"first {kind} received", at, -1.0))
     for kind, at in LASTS.items():
-        MARKS.append((f"last {kind} received", at))
-    MARKS.append(("exit", end))
+        MARKS.append((f"last {kind} received", at, -1.0))
+    MARKS.append(("exit", end, time.process_time()))
     started = WALL_ORIGIN - ORIGIN
     sys.stderr.write(f"\n[phases] interpreter start = 0.000 (this script at {started:.3f})\n")
-    for label, at in sorted(MARKS, key=lambda item: item[1]):
-        sys.stderr.write(f"[phases] {at - ORIGIN:7.3f}  {label}\n")
+    sys.stderr.write("[phases]    wall   parent CPU\n")
+    for label, at, cpu in sorted(MARKS, key=lambda item: item[1]):
+        spent = f"{cpu:7.3f}" if cpu >= 0 else " " * 7
+        sys.stderr.write(f"[phases] {at - ORIGIN:7.3f} {spent}  {label}\n")
     if "runner.run_pool ends" in CPU:
         parent = CPU["runner.run_pool ends"] - CPU["runner.run_pool begins"]
         children = CPU["runner.run_pool ends children"] - CPU["runner.run_pool begins children"]

@@ -24,6 +24,7 @@ from types import FrameType
 from concurrent_test_app import processes
 from concurrent_test_app.databases.slots import WorkerDatabases
 from concurrent_test_app.exceptions import WorkerStartError
+from concurrent_test_app.execution.dispatch import SAMPLE_SECONDS, Dispatch
 from concurrent_test_app.execution.limits import PoolLimits
 from concurrent_test_app.execution.outcome import PoolOutcome
 from concurrent_test_app.execution.replay import replay
@@ -51,14 +52,11 @@ from concurrent_test_app.worker.main import worker_main
 
 logger = logging.getLogger(__name__)
 
-# How often the parent samples its workers' resident memory (for crash reports) and, while
-# workers are busy, asks the memory gate: both read the process table, which is not free.
-SAMPLE_SECONDS = 0.5
 # How often the loop wakes up to check the time limits and for workers that are gone.
 WAKEUP_SECONDS = 0.25
 
 
-class WorkerPool(Supervision):
+class WorkerPool(Supervision, Dispatch):
     """Run the units of a suite on ``workers`` processes and replay the results onto ``result``."""
 
     def __init__(
@@ -248,51 +246,6 @@ class WorkerPool(Supervision):
                 return worker
         return None
 
-    def _dispatch(self) -> None:
-        idle = [
-            worker
-            for worker in self.workers.values()
-            if worker.ready and worker.item is None and not worker.stopping
-        ]
-        if not idle:
-            return
-        busy = sum(1 for worker in self.workers.values() if worker.item is not None)
-        if len(self.scheduler) and not self._stopping() and self._memory_low(busy):
-            return
-        for worker in idle:
-            item = None
-            if not self._stopping():
-                # The databases know whether this slot's clones were emptied, whichever
-                # process of the slot did it: a recycled worker keeps its predecessor's clone.
-                dirty = self.databases.is_flushed(worker.slot)
-                item = self.scheduler.next_item(worker.slot, dirty=dirty)
-                if item is None and len(self.scheduler):
-                    self._refresh(worker)
-                    continue
-            if item is None:
-                worker.ask_to_stop()
-                continue
-            if self.units[item.unit].flushes:
-                # Marked before it runs: an interrupted flush leaves the clone no cleaner.
-                self.databases.mark_flushed(worker.slot)
-            worker.item = item
-            worker.taken = False
-            worker.finished = set()
-            worker.current_test = None
-            worker.fixture = None
-            worker.fixture_problem = None
-            worker.unit_started = time.monotonic()
-            worker.conn.send(item)
-
-    def _memory_low(self, busy: int) -> bool:
-        """Ask the memory gate, at most every SAMPLE_SECONDS while workers are busy."""
-        now = time.monotonic()
-        if busy and now - self._gate_checked < SAMPLE_SECONDS:
-            return self._gate_paused
-        self._gate_checked = now
-        self._gate_paused = self.memory_gate.should_pause(busy=busy)
-        return self._gate_paused
-
     def _read_events(self, worker: WorkerHandle) -> None:
         """Handle every event the worker wrote to its events pipe so far."""
         events = worker.events
@@ -372,7 +325,12 @@ class WorkerPool(Supervision):
         self._finish_item(worker, reason)
         worker.units_run += 1
         worker.peak_rss_mb = max(worker.peak_rss_mb, message.memory_peak_mb)
-        self._maybe_recycle(worker, message.rss_mb)
+        if worker.queued is not None:
+            # Sent ahead: the worker has started it already.
+            worker.assign(worker.queued)
+            worker.queued = None
+        else:
+            self._maybe_recycle(worker, message.rss_mb)
 
     def _replay(self, worker: WorkerHandle, calls: tuple[ResultCall, ...]) -> None:
         assert worker.item is not None
@@ -409,6 +367,10 @@ class WorkerPool(Supervision):
         for worker in self.workers.values():
             if worker.item is not None:
                 self._finish_item(worker, reason)
+            if worker.queued is not None:
+                for test in worker.queued.tests:
+                    self.ledger.mark_not_run(self.units[worker.queued.unit], test, reason)
+                worker.queued = None
         self._end_all(list(self.workers.values()))
         for item in self.scheduler.drain():
             unit = self.units[item.unit]
