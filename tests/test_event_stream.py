@@ -200,3 +200,17 @@ def test_a_busy_worker_gets_its_next_unit_ahead_only_while_its_unit_is_short(
         assert worker.queued is None
         assert sent == [RunUnit(0, (0,))]
         assert len(pool.scheduler) == 3
+
+
+class ClosedConn:
+    def send(self, message: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_unit_sent_to_a_worker_that_just_died_waits_for_its_exit_to_be_seen() -> None:
+    """The send fails quietly; the unit stays the worker's until its death puts it back."""
+    pool = FakePool({}, PoolLimits())
+    worker = pool.add_worker(1)
+    worker.conn = ClosedConn()  # type: ignore[assignment]
+    pool._dispatch()
+    assert worker.item == RunUnit(0, (0,)) and not worker.taken

@@ -85,7 +85,16 @@ class Dispatch(abc.ABC):
             worker.queued = item
         else:
             worker.assign(item)
-        worker.conn.send(item)
+        try:
+            worker.conn.send(item)
+        except OSError:
+            # Its pipe is closed: the worker died after its last event was read. Its exit is
+            # noticed next, and what it was sent goes back to the queue then (never begun).
+            logger.debug(
+                "Worker %s is gone; unit %s goes back when its exit is seen",
+                worker.slot,
+                item.unit,
+            )
 
     def _send_ahead(self) -> None:
         """Send each busy worker its next unit while it runs a short one (see PREFETCH_SECONDS).
