@@ -136,6 +136,7 @@ class FixtureStarted:
     name: str
     tests: tuple[int, ...]
     sets_up: bool
+    at: float = 0.0  # time.time() in the worker as it entered the fixture
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class FixtureDone:
 
 @dataclass(frozen=True)
 class CaseStarted:
-    """A test began; the parent times it."""
+    """A test is about to begin (its per-test set-up first); the parent times it from ``at``."""
 
     slot: int
     unit: int
@@ -163,6 +164,24 @@ class CaseCalls:
     slot: int
     unit: int
     calls: tuple[ResultCall, ...]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Messages a worker held back, in the order it made them (see worker.events.Outbox).
+
+    A worker writes what it holds to its events pipe before anything that could lose it:
+    before each test and each class or module fixture begins, and when a unit ends. So the
+    last message of a batch says what the worker is doing from then on, and no finished result
+    waits in a dead worker.
+    """
+
+    messages: tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class EventsWritten:
+    """A token on the control pipe: the worker wrote events the parent should read now."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from types import FrameType
 from concurrent_test_app import processes
 from concurrent_test_app.databases.slots import WorkerDatabases
 from concurrent_test_app.exceptions import WorkerStartError
+from concurrent_test_app.execution.dispatch import SAMPLE_SECONDS, Dispatch
 from concurrent_test_app.execution.limits import PoolLimits
 from concurrent_test_app.execution.outcome import PoolOutcome
 from concurrent_test_app.execution.replay import replay
@@ -32,6 +33,7 @@ from concurrent_test_app.execution.scheduler import Scheduler
 from concurrent_test_app.execution.supervision import Supervision
 from concurrent_test_app.execution.workers import Fixture, WorkerHandle
 from concurrent_test_app.protocol import (
+    Batch,
     CaseCalls,
     CaseStarted,
     FixtureDone,
@@ -50,14 +52,11 @@ from concurrent_test_app.worker.main import worker_main
 
 logger = logging.getLogger(__name__)
 
-# How often the parent samples its workers' resident memory (for crash reports) and, while
-# workers are busy, asks the memory gate: both read the process table, which is not free.
-SAMPLE_SECONDS = 0.5
 # How often the loop wakes up to check the time limits and for workers that are gone.
 WAKEUP_SECONDS = 0.25
 
 
-class WorkerPool(Supervision):
+class WorkerPool(Supervision, Dispatch):
     """Run the units of a suite on ``workers`` processes and replay the results onto ``result``."""
 
     def __init__(
@@ -101,6 +100,7 @@ class WorkerPool(Supervision):
         self._gate_checked = float("-inf")
         self._gate_paused = False
         self._sampled = 0.0
+        self._exits_checked = 0.0
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -144,6 +144,8 @@ class WorkerPool(Supervision):
 
     def _start(self, slot: int, settings: WorkerSettings) -> None:
         parent_conn, child_conn = self.context.Pipe(duplex=True)
+        events, child_events = self.context.Pipe(duplex=False)
+        processes.widen_pipe(child_events.fileno())
         dump_path = os.path.join(self._dump_dir, f"worker-{slot}-{self.restarts}.txt")
         direct = self.context.get_start_method() in ("fork", "spawn")
         spec = WorkerSpec(
@@ -163,7 +165,7 @@ class WorkerPool(Supervision):
         # pool ends each worker with everything it started (see processes.py).
         process = self.context.Process(
             target=worker_main,
-            args=(child_conn, spec, groups),
+            args=(child_conn, spec, groups, child_events),
             name=f"concurrent-test-worker-{slot}",
             daemon=False,
         )
@@ -171,7 +173,10 @@ class WorkerPool(Supervision):
         assert process.pid is not None  # started just above
         processes.adopt_process_group(process.pid)
         child_conn.close()
-        self.workers[slot] = WorkerHandle(slot, process, process.pid, parent_conn, dump_path)
+        child_events.close()
+        self.workers[slot] = WorkerHandle(
+            slot, process, process.pid, parent_conn, dump_path, events=events
+        )
         self.records[slot].database = spec.database_name
         self._born.setdefault(slot, time.monotonic())
 
@@ -183,7 +188,10 @@ class WorkerPool(Supervision):
             if not self.workers:
                 break
             self._wait_and_read()
-            self._check_exits()
+            if time.monotonic() - self._exits_checked >= WAKEUP_SECONDS:
+                # It reads the process table: once a tick is enough (sentinels say the rest).
+                self._exits_checked = time.monotonic()
+                self._check_exits()
             self._check_timeouts()
             self._sample_memory()
         if len(self.scheduler):
@@ -208,11 +216,14 @@ class WorkerPool(Supervision):
         return False
 
     def _wait_and_read(self) -> None:
-        """Wait up to WAKEUP_SECONDS for a message or an exit; handle what arrived."""
+        """Wait up to WAKEUP_SECONDS for a message or an exit; read every worker's events."""
         waitables: list[Connection | int] = []
         for running in self.workers.values():
             waitables.extend((running.conn, running.process.sentinel))
-        for ready in wait(waitables, timeout=WAKEUP_SECONDS):
+        ready_now = wait(waitables, timeout=WAKEUP_SECONDS)
+        for running in list(self.workers.values()):
+            self._read_events(running)
+        for ready in ready_now:
             owner = self._owner(ready)
             if owner is None:
                 continue
@@ -235,52 +246,21 @@ class WorkerPool(Supervision):
                 return worker
         return None
 
-    def _dispatch(self) -> None:
-        idle = [
-            worker
-            for worker in self.workers.values()
-            if worker.ready and worker.item is None and not worker.stopping
-        ]
-        if not idle:
-            return
-        busy = sum(1 for worker in self.workers.values() if worker.item is not None)
-        if len(self.scheduler) and not self._stopping() and self._memory_low(busy):
-            return
-        for worker in idle:
-            item = None
-            if not self._stopping():
-                # The databases know whether this slot's clones were emptied, whichever
-                # process of the slot did it: a recycled worker keeps its predecessor's clone.
-                dirty = self.databases.is_flushed(worker.slot)
-                item = self.scheduler.next_item(worker.slot, dirty=dirty)
-                if item is None and len(self.scheduler):
-                    self._refresh(worker)
-                    continue
-            if item is None:
-                worker.ask_to_stop()
-                continue
-            if self.units[item.unit].flushes:
-                # Marked before it runs: an interrupted flush leaves the clone no cleaner.
-                self.databases.mark_flushed(worker.slot)
-            worker.item = item
-            worker.taken = False
-            worker.finished = set()
-            worker.current_test = None
-            worker.fixture = None
-            worker.fixture_problem = None
-            worker.unit_started = time.monotonic()
-            worker.conn.send(item)
-
-    def _memory_low(self, busy: int) -> bool:
-        """Ask the memory gate, at most every SAMPLE_SECONDS while workers are busy."""
-        now = time.monotonic()
-        if busy and now - self._gate_checked < SAMPLE_SECONDS:
-            return self._gate_paused
-        self._gate_checked = now
-        self._gate_paused = self.memory_gate.should_pause(busy=busy)
-        return self._gate_paused
+    def _read_events(self, worker: WorkerHandle) -> None:
+        """Handle every event the worker wrote to its events pipe so far."""
+        events = worker.events
+        while events is not None and not events.closed:
+            try:
+                if not events.poll():
+                    return
+                message = events.recv()
+            except (EOFError, OSError):
+                return
+            self._handle(worker, message)
 
     def _drain(self, worker: WorkerHandle) -> None:
+        """Handle everything the worker sent: its events first, then its control messages."""
+        self._read_events(worker)
         while True:
             try:
                 if not worker.conn.poll():
@@ -289,12 +269,24 @@ class WorkerPool(Supervision):
             except (EOFError, OSError):
                 worker.eof = True
                 return
+            # Events written before this message are in the pipe already: read them first.
+            self._read_events(worker)
             self._handle(worker, message)
 
     # -- messages --------------------------------------------------------------------------
 
     def _handle(self, worker: WorkerHandle, message: object) -> None:
-        if isinstance(message, WorkerReady):
+        # The most frequent first: one batch and one test's calls per test.
+        if isinstance(message, Batch):
+            for held in message.messages:
+                self._handle(worker, held)
+        elif isinstance(message, CaseCalls):
+            self._replay(worker, message.calls)
+        elif isinstance(message, CaseStarted):
+            if message.test >= 0:
+                worker.current_test = message.test
+                worker.test_started = _since(message.at)
+        elif isinstance(message, WorkerReady):
             worker.ready = True
         elif isinstance(message, WorkerFailed):
             raise WorkerStartError(message.slot, message.message)
@@ -303,15 +295,10 @@ class WorkerPool(Supervision):
             worker.last_unit = self.units[message.unit].key
         elif isinstance(message, FixtureStarted):
             worker.current_test = None
-            worker.fixture = Fixture(message.name, message.tests, message.sets_up, time.monotonic())
+            started = _since(message.at) if message.at else time.monotonic()
+            worker.fixture = Fixture(message.name, message.tests, message.sets_up, started)
         elif isinstance(message, FixtureDone):
             worker.fixture = None
-        elif isinstance(message, CaseStarted):
-            if message.test >= 0:
-                worker.current_test = message.test
-                worker.test_started = time.monotonic()
-        elif isinstance(message, CaseCalls):
-            self._replay(worker, message.calls)
         elif isinstance(message, UnitDone):
             self._unit_done(worker, message)
 
@@ -338,7 +325,12 @@ class WorkerPool(Supervision):
         self._finish_item(worker, reason)
         worker.units_run += 1
         worker.peak_rss_mb = max(worker.peak_rss_mb, message.memory_peak_mb)
-        self._maybe_recycle(worker, message.rss_mb)
+        if worker.queued is not None:
+            # Sent ahead: the worker has started it already.
+            worker.assign(worker.queued)
+            worker.queued = None
+        else:
+            self._maybe_recycle(worker, message.rss_mb)
 
     def _replay(self, worker: WorkerHandle, calls: tuple[ResultCall, ...]) -> None:
         assert worker.item is not None
@@ -376,8 +368,17 @@ class WorkerPool(Supervision):
         for worker in self.workers.values():
             if worker.item is not None:
                 self._finish_item(worker, reason)
+            if worker.queued is not None:
+                for test in worker.queued.tests:
+                    self.ledger.mark_not_run(self.units[worker.queued.unit], test, reason)
+                worker.queued = None
         self._end_all(list(self.workers.values()))
         for item in self.scheduler.drain():
             unit = self.units[item.unit]
             for test in item.tests:
                 self.ledger.mark_not_run(unit, test, reason)
+
+
+def _since(at: float) -> float:
+    """Return the monotonic time of ``at``, a worker's time.time() (read later, maybe)."""
+    return time.monotonic() - max(0.0, time.time() - at)

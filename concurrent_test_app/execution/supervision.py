@@ -124,6 +124,8 @@ class Supervision(abc.ABC):
             processes.kill_group(worker.pid)
             worker.process.join()
             worker.conn.close()
+            if worker.events is not None:
+                worker.events.close()
             worker.ended = True
             if self.workers.get(worker.slot) is worker:
                 del self.workers[worker.slot]
@@ -215,6 +217,10 @@ class Supervision(abc.ABC):
     def _charge(self, worker: WorkerHandle, cause: str) -> None:
         """Report what a lost worker was doing as an error naming ``cause``; re-queue the rest."""
         slot, item = worker.slot, worker.item
+        if worker.queued is not None:
+            # Sent ahead and never begun: it goes back whole.
+            self._put_back(worker.queued.unit, worker.queued.tests)
+            worker.queued = None
         if not worker.ready:
             self._pseudo_error(START_UP_ID.format(slot=slot), cause, slot)
             return

@@ -61,6 +61,7 @@ class WorkerHandle:
     stopping: bool = False
     stop_sent: float = 0.0
     item: RunUnit | None = None
+    queued: RunUnit | None = None  # sent ahead: the worker starts it when ``item`` ends
     taken: bool = False  # the worker said it took ``item`` (UnitStarted)
     finished: set[int] = field(default_factory=set)
     current_test: int | None = None
@@ -73,6 +74,17 @@ class WorkerHandle:
     ended: bool = False  # killed (if need be), reaped and forgotten
     peak_rss_mb: float = 0.0
     fixture_problem: str | None = None
+    events: Connection | None = None  # the test events, read on the parent's own time
+
+    def assign(self, item: RunUnit) -> None:
+        """Make ``item`` the unit this worker runs from now (it was sent, perhaps ahead)."""
+        self.item = item
+        self.taken = False
+        self.finished = set()
+        self.current_test = None
+        self.fixture = None
+        self.fixture_problem = None
+        self.unit_started = time.monotonic()
 
     def has_exited(self) -> bool:
         """Return whether the process has ended (it may not be reaped yet)."""

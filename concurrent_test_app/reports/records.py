@@ -189,7 +189,8 @@ class RunReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "summary": self.summary,
-            "tests": [asdict(t) for t in self.tests],
+            # Plain fields only: a copy of each record's fields, without asdict()'s deep copy.
+            "tests": [dict(vars(t)) for t in self.tests],
             "workers": [
                 {k: v for k, v in asdict(w).items() if k != "timeline"} for w in self.workers
             ],

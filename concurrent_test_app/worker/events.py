@@ -1,4 +1,12 @@
-"""The unittest result a worker runs with: every call it receives goes to the parent."""
+"""The unittest result a worker runs with: every call it receives goes to the parent.
+
+The calls are held in an :class:`Outbox` and written together to the worker's events pipe
+just before the next test or fixture begins (and when the unit ends): one write per test, and
+a worker that dies in a test has already written every result it finished, with the mark of
+what is in flight. The parent does not wake up for these writes: it reads the pipe on its
+own tick, whenever a worker rings (the end of a unit, or enough bytes written) and before it
+judges a worker lost, so its work per test is small and its view is exact when it matters.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,15 @@ import logging
 import time
 import unittest
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any
 
 from concurrent_test_app.protocol import (
+    Batch,
     CaseCalls,
     CaseInfo,
     CaseStarted,
+    EventsWritten,
     ResultCall,
 )
 
@@ -20,6 +31,10 @@ if TYPE_CHECKING:
     from _typeshed import OptExcInfo
 
 logger = logging.getLogger(__name__)
+
+# A worker rings its parent at least after writing this many bytes of events, so that an events
+# pipe of the smallest size (64 KiB on Linux) never fills up while the parent sleeps.
+RING_BYTES = 32 * 1024
 
 # Any: unittest hands a result a TestCase or, for a failed class or module fixture, an
 # _ErrorHolder (no TestCase); what they share, id() and str(), is all this module uses.
@@ -39,16 +54,64 @@ class QueryCounter:
         return execute(sql, params, many, context)
 
 
+class Outbox:
+    """Messages to the parent, held until something that could lose the worker begins.
+
+    ``flush`` writes them to the events pipe, which the parent reads without being woken;
+    ``ring`` also sends a token on the control pipe, which wakes the parent. The events pipe is
+    one ordered stream: a unit's end follows its last test there, and the next unit's start
+    follows it.
+    """
+
+    def __init__(self, events: Connection, control: Connection) -> None:
+        self.events = events
+        self.control = control
+        self.pending: list[object] = []
+        self.unrung = 0  # bytes written since the parent was last rung
+
+    def put(self, message: object) -> None:
+        """Hold ``message`` until the next flush."""
+        self.pending.append(message)
+
+    def send(self, message: object) -> None:
+        """Send ``message`` now, after everything held before it."""
+        self.pending.append(message)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write everything held to the events pipe, as one message."""
+        self._write()
+        if self.unrung >= RING_BYTES:
+            self.ring()
+
+    def ring(self, message: object | None = None) -> None:
+        """Write everything held (and ``message``), then wake the parent to read it."""
+        if message is not None:
+            self.pending.append(message)
+        self._write()
+        self.unrung = 0
+        self.control.send(EventsWritten())
+
+    def _write(self) -> None:
+        if not self.pending:
+            return
+        messages, self.pending = self.pending, []
+        data = ForkingPickler.dumps(messages[0] if len(messages) == 1 else Batch(tuple(messages)))
+        self.events.send_bytes(data)
+        self.unrung += len(data)
+
+
 class EventResult(unittest.TestResult):
     """A unittest result that sends every call it receives to the parent as plain data.
 
-    The calls of one test are sent together when it stops, so the parent replays whole tests
-    and its verbose output stays one line per test.
+    The calls of one test go out together, so the parent replays whole tests and its verbose
+    output stays one line per test. :meth:`about_to_run` sends them with the mark that the
+    next test is in flight, before Django's per-test set-up runs.
     """
 
     def __init__(
         self,
-        conn: Connection,
+        outbox: Outbox,
         slot: int,
         unit: int,
         index: dict[int, int],
@@ -58,7 +121,7 @@ class EventResult(unittest.TestResult):
         debug_sql: bool,
     ) -> None:
         super().__init__()
-        self.conn = conn
+        self.outbox = outbox
         self.slot = slot
         self.unit = unit
         self.index = index
@@ -72,6 +135,8 @@ class EventResult(unittest.TestResult):
         self._sql_stream: io.StringIO | None = None
         self._sql_handler: logging.Handler | None = None
         self._sql_sent = 0
+        self._marked: int | None = None  # the test about_to_run said is in flight
+        self.last = next(reversed(index.values()), -1)  # the last test this unit runs
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -115,7 +180,21 @@ class EventResult(unittest.TestResult):
         if self.pending is not None and holder is None:
             self.pending.append(call)
         else:
-            self.conn.send(CaseCalls(self.slot, self.unit, (call,)))
+            self.outbox.put(CaseCalls(self.slot, self.unit, (call,)))
+
+    def about_to_run(self, test: unittest.TestCase) -> None:
+        """Send what is held, and that ``test`` is in flight from now (its set-up included).
+
+        Before the unit's last test the parent is also woken, so that it has replayed the
+        unit by the time the unit ends and answers with the next one at once.
+        """
+        position, _ = self._ref(test)
+        self._marked = position
+        started = CaseStarted(self.slot, self.unit, position, time.time())
+        if position == self.last:
+            self.outbox.ring(started)
+        else:
+            self.outbox.send(started)
 
     # -- unittest's result protocol --------------------------------------------------------
 
@@ -127,7 +206,10 @@ class EventResult(unittest.TestResult):
         self.started_at = time.perf_counter()
         self.reported_duration = False
         position, _ = self._ref(test)
-        self.conn.send(CaseStarted(self.slot, self.unit, position, now))
+        if self._marked != position:
+            # Run without about_to_run (a suite of the project's own): say it now.
+            self.outbox.send(CaseStarted(self.slot, self.unit, position, now))
+        self._marked = None
         if self.debug_sql:
             self._sql_stream = io.StringIO()
             self._sql_sent = 0
@@ -149,7 +231,7 @@ class EventResult(unittest.TestResult):
             self._sql_handler = None
         calls, self.pending = tuple(self.pending or ()), None
         self._sql_stream = None
-        self.conn.send(CaseCalls(self.slot, self.unit, calls))
+        self.outbox.put(CaseCalls(self.slot, self.unit, calls))
 
     def addDuration(self, test: unittest.TestCase, elapsed: float) -> None:
         self.reported_duration = True

@@ -37,7 +37,7 @@ from concurrent_test_app.protocol import (
     WorkerSpec,
 )
 from concurrent_test_app.suite import describe_units, group_units, select_units, units_digest
-from concurrent_test_app.worker.events import EventResult, QueryCounter
+from concurrent_test_app.worker.events import EventResult, Outbox, QueryCounter
 from concurrent_test_app.worker.fixtures import FixtureSuite
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,23 @@ def _rebuild_units(spec: WorkerSpec) -> list[list[unittest.TestCase]]:
     return groups
 
 
+class MarkingSuite(FixtureSuite):
+    """A FixtureSuite that tells the result each test is about to run, its set-up included.
+
+    unittest's TestSuite.run calls ``_handleClassSetUp`` for every test, last before the
+    test itself (and skips the test when a class or module set-up failed, as here).
+    """
+
+    def _handleClassSetUp(self, test: unittest.TestCase, result: unittest.TestResult) -> None:
+        super()._handleClassSetUp(test, result)
+        if getattr(test.__class__, "_classSetupFailed", False) or getattr(
+            result, "_moduleSetUpFailed", False
+        ):
+            return
+        if isinstance(result, EventResult):
+            result.about_to_run(test)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
@@ -96,9 +113,16 @@ def _memory_mb() -> tuple[float, float]:
 
 
 def worker_main(
-    conn: Connection, spec: WorkerSpec, groups: list[list[unittest.TestCase]] | None = None
+    conn: Connection,
+    spec: WorkerSpec,
+    groups: list[list[unittest.TestCase]] | None = None,
+    events: Connection | None = None,
 ) -> None:
-    """Run in the worker: connect, then run the units the parent sends until told to stop."""
+    """Run in the worker: connect, then run the units the parent sends until told to stop.
+
+    ``conn`` carries the parent's orders and the messages that wake it; the test events go
+    to ``events`` (to ``conn`` without one), which the parent reads on its own time.
+    """
     # The parent owns Ctrl-C: it stops workers itself and reports what ran.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked worker inherits the parent's SIGTERM handler; coverage's (sigterm = true) stays.
@@ -117,7 +141,7 @@ def worker_main(
         return  # the parent was told why (WorkerFailed)
     conn.send(WorkerReady(spec.slot, os.getpid(), spec.database_name))
     try:
-        _serve(conn, spec, groups, counter)
+        _serve(Outbox(events or conn, conn), spec, groups, counter)
     finally:
         processes.kill_children(spare=guardian)
         connections.close_all()
@@ -168,7 +192,7 @@ def _connect(conn: Connection, spec: WorkerSpec) -> QueryCounter | None:
 
 
 def _serve(
-    conn: Connection,
+    outbox: Outbox,
     spec: WorkerSpec,
     groups: list[list[unittest.TestCase]],
     counter: QueryCounter,
@@ -176,17 +200,17 @@ def _serve(
     """Run the units the parent sends, one at a time, until it says stop or its pipe closes."""
     while True:
         try:
-            message = conn.recv()
+            message = outbox.control.recv()
         except EOFError:
             return
         if isinstance(message, StopWorker):
             return
         assert isinstance(message, RunUnit)
-        _run_unit(conn, spec, groups, message, counter)
+        _run_unit(outbox, spec, groups, message, counter)
 
 
 def _run_unit(
-    conn: Connection,
+    outbox: Outbox,
     spec: WorkerSpec,
     groups: list[list[unittest.TestCase]],
     item: RunUnit,
@@ -196,7 +220,7 @@ def _run_unit(
     selected = [tests[i] for i in item.tests]
     index = {id(tests[i]): i for i in item.tests}
     result = EventResult(
-        conn,
+        outbox,
         spec.slot,
         item.unit,
         index,
@@ -204,21 +228,25 @@ def _run_unit(
         buffer=spec.buffer,
         debug_sql=spec.debug_sql,
     )
-    conn.send(UnitStarted(spec.slot, item.unit))
+    # Held until the first fixture or test begins: nothing of the unit's own runs before.
+    outbox.put(UnitStarted(spec.slot, item.unit))
 
     def announce(name: str | None, fixture_tests: tuple[int, ...], sets_up: bool) -> None:
         if name is None:
-            conn.send(FixtureDone(spec.slot, item.unit))
+            outbox.put(FixtureDone(spec.slot, item.unit))
         else:
-            conn.send(FixtureStarted(spec.slot, item.unit, name, fixture_tests, sets_up))
+            entered = FixtureStarted(
+                spec.slot, item.unit, name, fixture_tests, sets_up, at=time.time()
+            )
+            outbox.send(entered)
 
     queries_before = counter.count
     started = time.time()
-    FixtureSuite(selected, positions=index, announce=announce).run(result)
+    MarkingSuite(selected, positions=index, announce=announce).run(result)
     finished = time.time()
     setup = (result.first_test_at or finished) - started
     peak, current = _memory_mb()
-    conn.send(
+    outbox.ring(
         UnitDone(
             spec.slot,
             item.unit,
