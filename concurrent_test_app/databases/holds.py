@@ -42,6 +42,8 @@ class RunDatabase:
     hold: TemplateHold
     in_memory: bool = False
     clones: dict[int, str] = field(default_factory=dict)
+    # The ready clones this run claimed clean, to use as they are (see :mod:`.ready`).
+    ready: set[str] = field(default_factory=set)
 
 
 def hold_template(
