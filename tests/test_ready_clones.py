@@ -48,7 +48,7 @@ def query(project: Project, name: str, sql: str) -> list[Any]:
     with dbserver.connect(project.vendor, name) as connection:
         cursor = connection.cursor()
         cursor.execute(sql)
-        return list(cursor.fetchall())
+        return list(cursor.fetchall()) if cursor.description else []
 
 
 def mark(project: Project, name: str) -> None:
