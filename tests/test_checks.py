@@ -62,6 +62,11 @@ def test_templates_to_keep(settings: Any) -> None:
     assert ids() == ["concurrent_test_app.E003"]
 
 
+def test_ready_clones(settings: Any) -> None:
+    settings.CONCURRENT_TEST_READY_CLONES = 1
+    assert ids() == ["concurrent_test_app.E011"]
+
+
 def test_timings_file_not_a_path(settings: Any) -> None:
     settings.TEST_TIMINGS_FILE = 42
     [message] = checks.check_timings_file()
