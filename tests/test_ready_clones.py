@@ -127,7 +127,9 @@ def test_a_clone_a_transaction_test_case_flushed_is_never_made_ready(
 
 
 def test_two_runs_at_once_never_share_a_ready_clone(
-    project: Project, tmp_path: Path, background: Callable[..., Background]
+    project: Project,
+    tmp_path: Path,
+    background: Callable[..., Background],  # noqa: F811  # the fixture imported above
 ) -> None:
     ready = leave_one(project, tmp_path)
     ready_file, go = tmp_path / "ready", tmp_path / "go"
@@ -159,7 +161,9 @@ def test_two_runs_at_once_never_share_a_ready_clone(
 
 
 def test_a_killed_runs_clone_is_cloned_again_never_used_as_it_is(
-    project: Project, tmp_path: Path, background: Callable[..., Background]
+    project: Project,
+    tmp_path: Path,
+    background: Callable[..., Background],  # noqa: F811  # the fixture imported above
 ) -> None:
     ready = leave_one(project, tmp_path)
     ready_file = tmp_path / "ready"
