@@ -25,8 +25,8 @@ import logging
 from collections.abc import Iterator
 
 from concurrent_test_app.databases import naming
-from concurrent_test_app.databases.holds import RunDatabase
-from concurrent_test_app.databases.owners import KEPT_KEY, OWNER_KEYS
+from concurrent_test_app.databases.holds import RunDatabase, owner_meta
+from concurrent_test_app.databases.owners import KEPT_KEY, OWNER_KEYS, Owner
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def is_clean(meta: dict[str, str], fingerprint: str) -> bool:
 
 def claim(database: RunDatabase, count: int) -> list[str]:
     """Claim ``count`` ready-clone names for this run; note in ``database.ready`` the ones
-    that hold a clean clone to use as it is.
+    that exist, which :func:`take` may use as they are.
 
     Existing ready clones come first; a name another run has claimed is passed over.
     """
@@ -83,19 +83,24 @@ def claim(database: RunDatabase, count: int) -> list[str]:
         if not database.hold.claim(name):
             continue
         names.append(name)
-        if name in existing and _clean(database, name):
+        if name in existing:
             database.ready.add(name)
-    logger.debug("Claimed ready clones %s (%d clean)", names, len(database.ready))
+    logger.debug("Claimed ready clones %s (%d exist)", names, len(database.ready))
     return names
 
 
-def _clean(database: RunDatabase, name: str) -> bool:
+def take(database: RunDatabase, name: str, owner: Owner) -> bool:
+    """Record ``owner`` in the claimed ready clone ``name``; return whether it was clean.
+
+    In one transaction, so that it costs one connection; a clone that was not clean (one a
+    killed run left) is the caller's to clone again.
+    """
     try:
-        meta = database.cloner.read_meta(name) or {}
-    except Exception as exc:  # dropped meanwhile, or unreadable: clone it again
-        logger.debug("Cannot read the ready clone %s: %s", name, exc)
+        before = database.cloner.swap_meta(name, owner_meta(database, owner))
+    except Exception as exc:  # dropped meanwhile, or damaged: clone it again
+        logger.debug("Cannot take the ready clone %s: %s", name, exc)
         return False
-    return is_clean(meta, database.fingerprint)
+    return is_clean(before, database.fingerprint)
 
 
 def mark_ready(database: RunDatabase, name: str) -> None:

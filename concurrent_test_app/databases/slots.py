@@ -270,15 +270,17 @@ class WorkerDatabases:
             # API (connect_worker): always fresh, nothing on disk to drop.
             return time.perf_counter() - started
         name = database.clones[slot]
-        if name in database.ready:
-            database.ready.discard(name)  # used once: a replaced worker gets a fresh clone
+        fresh = slot not in self._prepared
+        if fresh and name in database.ready and ready.take(database, name, self._owner):
             logger.debug("Using the ready clone %s", name)
-        elif holds.is_kept(name) and slot not in self._prepared and holds.reusable(database, name):
-            logger.debug("Reusing the kept clone %s", name)
         else:
-            deadline = math.inf if self._deadline is None else self._deadline
-            database.cloner.clone(database.template, name, deadline=deadline, say=self._say)
-        holds.record_owner(database, name, self._owner)
+            if fresh and holds.is_kept(name) and holds.reusable(database, name):
+                logger.debug("Reusing the kept clone %s", name)
+            else:
+                deadline = math.inf if self._deadline is None else self._deadline
+                database.cloner.clone(database.template, name, deadline=deadline, say=self._say)
+            holds.record_owner(database, name, self._owner)
+        database.ready.discard(name)  # used once: a replaced worker gets a fresh clone
         # The pool forks right after: no connection opened in a thread may survive.
         connections.close_all()
         return time.perf_counter() - started
