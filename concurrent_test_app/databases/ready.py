@@ -80,7 +80,8 @@ def claim(database: RunDatabase, count: int) -> list[str]:
     for name in _candidates(database, existing):
         if len(names) == count:
             break
-        if not database.hold.claim(name):
+        # A lock is taken again by the session that holds it: pass over the run's own.
+        if name in database.clones.values() or not database.hold.claim(name):
             continue
         names.append(name)
         if name in existing:
