@@ -113,10 +113,7 @@ def sweep_clones(builder: TemplateBuilder, *, stale_kept: bool, all_ready: bool 
         if parsed.kind != naming.CLONE:
             continue
         if parsed.token == naming.READY_TOKEN:
-            if parsed.fingerprint == builder.fingerprint.short and not all_ready:
-                continue
-            if _drop_clone(cloner, name, claimed=True):
-                sweep.dropped.append((name, _READY_WHY[all_ready]))
+            _sweep_ready(builder, sweep, parsed, all_ready=all_ready)
             continue
         try:
             meta = cloner.read_meta(name) or {}
@@ -154,6 +151,16 @@ _READY_WHY = {
     False: "it was a ready clone of a template of another fingerprint",
     True: "it was a ready clone that no run was using",
 }
+
+
+def _sweep_ready(
+    builder: TemplateBuilder, sweep: Sweep, parsed: naming.DerivedName, *, all_ready: bool
+) -> None:
+    """Drop the ready clone ``parsed`` unless its fingerprint is current (and not ``all_ready``)."""
+    if parsed.fingerprint == builder.fingerprint.short and not all_ready:
+        return
+    if _drop_clone(builder.cloner, parsed.name, claimed=True):
+        sweep.dropped.append((parsed.name, _READY_WHY[all_ready]))
 
 
 def _drop_clone(cloner: DatabaseCloner, name: str, *, claimed: bool) -> bool:
