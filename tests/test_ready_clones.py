@@ -64,8 +64,8 @@ def marked(project: Project, name: str) -> bool:
     return True
 
 
-def run(project: Project, label: str, tmp_path: Path, **env: str) -> tuple[str, dict[str, Any]]:
-    """Run ``label`` on one worker; return its output and JSON report."""
+def run(project: Project, label: str, tmp_path: Path, *options: str) -> tuple[str, dict[str, Any]]:
+    """Run ``label`` on one worker with ``options``; return its output and JSON report."""
     report = tmp_path / f"report-{len(list(tmp_path.glob('report-*')))}.json"
     done = project.manage(
         "concurrent_test",
@@ -78,7 +78,7 @@ def run(project: Project, label: str, tmp_path: Path, **env: str) -> tuple[str, 
         str(report),
         "-v",
         "2",
-        **env,
+        *options,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
@@ -185,6 +185,18 @@ def test_a_killed_runs_clone_is_cloned_again_never_used_as_it_is(
 
     assert database_of(report) == ready
     assert not marked(project, ready)
+    assert ready_clones(project) == [ready]
+
+
+def test_a_ready_clone_of_a_template_rebuilt_since_is_cloned_again(
+    project: Project, tmp_path: Path
+) -> None:
+    ready = leave_one(project, tmp_path)
+
+    _, report = run(project, "ReadsSeed", tmp_path, "--rebuild-template")
+
+    assert database_of(report) == ready
+    assert not marked(project, ready)  # a clone of the old build is never used as it is
     assert ready_clones(project) == [ready]
 
 

@@ -42,8 +42,9 @@ class RunDatabase:
     hold: TemplateHold
     in_memory: bool = False
     clones: dict[int, str] = field(default_factory=dict)
-    # The ready clones this run claimed clean, to use as they are (see :mod:`.ready`).
+    # The ready clones this run claimed, to use as they are if clean (see :mod:`.ready`).
     ready: set[str] = field(default_factory=set)
+    built_at: str = ""  # the template's build (its bookkeeping's built_at, which clones copy)
 
 
 def hold_template(

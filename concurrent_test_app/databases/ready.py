@@ -60,12 +60,14 @@ def _candidates(database: RunDatabase, existing: list[str]) -> Iterator[str]:
             yield name
 
 
-def is_clean(meta: dict[str, str], fingerprint: str) -> bool:
-    """Return whether bookkeeping ``meta`` says its clone is ready: complete, clean, current."""
+def is_clean(meta: dict[str, str], database: RunDatabase) -> bool:
+    """Return whether bookkeeping ``meta`` says its clone is ready: complete, clean, and a
+    clone of the very template build the run holds (not of one --rebuild-template replaced)."""
     return (
         meta.get("complete") == "1"
         and meta.get(KEPT_KEY) == "1"
-        and meta.get("fingerprint", "")[:12] == fingerprint
+        and meta.get("fingerprint", "")[:12] == database.fingerprint
+        and meta.get("built_at") == database.built_at
     )
 
 
@@ -101,7 +103,7 @@ def take(database: RunDatabase, name: str, owner: Owner) -> bool:
     except Exception as exc:  # dropped meanwhile, or damaged: clone it again
         logger.debug("Cannot take the ready clone %s: %s", name, exc)
         return False
-    return is_clean(before, database.fingerprint)
+    return is_clean(before, database)
 
 
 def mark_ready(database: RunDatabase, name: str) -> None:

@@ -165,6 +165,7 @@ class WorkerDatabases:
         database = RunDatabase(
             owner, group, cloner, result.name, result.fingerprint, hold, cloner.is_in_memory()
         )
+        database.built_at = result.built_at
         # The parent connects to the template (checks, serialization) until the first
         # clone: claim it, so another run's clone waits for it instead of ending it.
         self._guards.enter_context(cloner.guard(result.name))
