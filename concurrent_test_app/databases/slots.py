@@ -150,7 +150,8 @@ class WorkerDatabases:
         for alias in group:
             self._old_names.setdefault(alias, connections[alias].settings_dict["NAME"])
         builder = TemplateBuilder(owner, log=self.log, verbosity=self.verbosity)
-        with self.time_keeper.timed(f"  Creating '{owner}'"):
+        # One server connection for the catalogue queries of a warm set-up, not one each.
+        with self.time_keeper.timed(f"  Creating '{owner}'"), builder.cloner.session():
             # The clones that no live run owns go first, before this run holds anything.
             self._report_sweep(sweep_clones(builder, stale_kept=self.keepdb))
             result, hold = holds.hold_template(
