@@ -114,18 +114,6 @@ class WorkerDatabases:
             self._holds.close()
             raise
 
-    def _leave_ready(self) -> None:
-        """Make the run's clones ready for the next run; a failure only costs the next run."""
-        for database in self._databases:
-            try:
-                made = ready.leave_ready(database, self._flushed)
-            except Exception as exc:  # the clones left are dropped as usual
-                logger.warning("Could not leave ready clones of %s: %s", database.template, exc)
-                self.log(f"Warning: no ready clones of {database.template} were left ({exc}).")
-                continue
-            if made and self.verbosity >= 2:
-                self.log(f"Left {len(made)} ready clone(s) of {database.template}.")
-
     def _setup(self) -> None:
         test_databases, mirrored = get_unique_databases_and_mirrors(set(self.aliases))
         for _db_name, group in test_databases.values():
@@ -245,8 +233,9 @@ class WorkerDatabases:
         for database in self._databases:  # one at a time: claims share the hold's session
             missing = [s for s in slots if not database.in_memory and s not in database.clones]
             if self.ready_clones:
-                names = ready.claim(database, len(missing))
-                database.clones.update(zip(missing, names, strict=True))
+                if missing:  # a replaced worker keeps its slot's name
+                    names = ready.claim(database, len(missing))
+                    database.clones.update(zip(missing, names, strict=True))
                 continue
             for slot in missing:
                 database.clones[slot] = holds.clone_name(
@@ -399,3 +388,15 @@ class WorkerDatabases:
         self._old_names.clear()
         if errors:
             raise errors[0]
+
+    def _leave_ready(self) -> None:
+        """Make the run's clones ready for the next run; a failure only costs the next run."""
+        for database in self._databases:
+            try:
+                made = ready.leave_ready(database, self._flushed)
+            except Exception as exc:  # the clones left are dropped as usual
+                logger.warning("Could not leave ready clones of %s: %s", database.template, exc)
+                self.log(f"Warning: no ready clones of {database.template} were left ({exc}).")
+                continue
+            if made and self.verbosity >= 2:
+                self.log(f"Left {len(made)} ready clone(s) of {database.template}.")
