@@ -9,7 +9,9 @@
 ``concurrent_test_app.E007``   ``DJANGO_TEST_MIN_WORKERS`` is above ``DJANGO_TEST_MAX_WORKERS``.
 ``concurrent_test_app.E008``   A ``DJANGO_TEST_*`` environment variable holds a bad number.
 ``concurrent_test_app.E009``   ``CONCURRENT_TEST_HISTORY_DATABASE`` names no alias in DATABASES.
-``concurrent_test_app.E011``   ``CONCURRENT_TEST_SPLIT_CLASSES`` is not True or False.
+``concurrent_test_app.E010``   ``CONCURRENT_TEST_FINGERPRINT_FILES`` is not a list of paths.
+``concurrent_test_app.E011``   ``CONCURRENT_TEST_READY_CLONES`` is not True or False.
+``concurrent_test_app.E012``   ``CONCURRENT_TEST_SPLIT_CLASSES`` is not True or False.
 ``concurrent_test_app.W001``   The timeouts are not ordered per test < per worker < global.
 ``concurrent_test_app.W002``   The folder of ``TEST_TIMINGS_FILE`` does not exist (yet).
 ``concurrent_test_app.W003``   A database alias uses an engine other than PostgreSQL, MySQL, SQLite
@@ -116,9 +118,15 @@ def check_fingerprint_files(app_configs: Any = None, **kwargs: Any) -> list[Chec
 
 
 @register(TAG)
+def check_ready_clones(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check settings.CONCURRENT_TEST_READY_CLONES."""
+    return _error_from(lambda: app_settings.ready_clones, "concurrent_test_app.E011")
+
+
+@register(TAG)
 def check_split_classes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Check settings.CONCURRENT_TEST_SPLIT_CLASSES."""
-    return _error_from(lambda: app_settings.split_classes, "concurrent_test_app.E011")
+    return _error_from(lambda: app_settings.split_classes, "concurrent_test_app.E012")
 
 
 @register(TAG)

@@ -60,6 +60,7 @@ SETTING_PROPERTIES = (
     ("CONCURRENT_TEST_TEMPLATES_TO_KEEP", "templates_to_keep"),
     ("TEST_TIMINGS_FILE", "timings_file"),
     ("CONCURRENT_TEST_FINGERPRINT_FILES", "fingerprint_files"),
+    ("CONCURRENT_TEST_READY_CLONES", "ready_clones"),
     ("CONCURRENT_TEST_SPLIT_CLASSES", "split_classes"),
 )
 
@@ -316,6 +317,17 @@ class _Settings:
             raise ConfigurationError(
                 f"settings.CONCURRENT_TEST_TEMPLATES_TO_KEEP is {value!r}; "
                 "set it to a whole number of 0 or more."
+            )
+        return value
+
+    @property
+    def ready_clones(self) -> bool:
+        """Return settings.CONCURRENT_TEST_READY_CLONES: whether a run leaves ready clones."""
+        value = self._setting("CONCURRENT_TEST_READY_CLONES", True)
+        if not isinstance(value, bool):
+            raise ConfigurationError(
+                f"settings.CONCURRENT_TEST_READY_CLONES is {value!r}; set it to True (the "
+                "default) or False."
             )
         return value
 

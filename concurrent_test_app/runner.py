@@ -279,17 +279,21 @@ class ConcurrentTestRunner(DiscoverRunner):
     ) -> unittest.TextTestResult:
         """Run the checks and the suite, then drop the workers' databases whatever happened."""
         assert self._databases is not None
-        run_failed = False
+        run_failed = completed = False
         try:
             self.run_checks(databases)  # type: ignore[arg-type]  # a dict of aliases, see _run
-            return self.run_suite(suite)
+            result = self.run_suite(suite)
+            # Only a run that ended by itself leaves ready clones (see databases/ready.py).
+            outcome = self._pool_outcome
+            completed = outcome is not None and not (outcome.interrupted or outcome.global_timeout)
+            return result
         except Exception:
             run_failed = True
             raise
         finally:
             try:
                 with self.time_keeper.timed("Total database teardown"):
-                    self._databases.teardown()
+                    self._databases.teardown(completed=completed)
                 # Names now point at the real databases again; drop any connection still open
                 # on a test database (SQLite ignores close() while its name is in-memory).
                 connections.close_all()

@@ -110,6 +110,9 @@ CASES: dict[str, Case] = {
     "templates to keep negative": Case(
         "CONCURRENT_TEST_TEMPLATES_TO_KEEP", env={"FAULTS_VARIANT": "templates_to_keep_negative"}
     ),
+    "ready clones not a bool": Case(
+        "CONCURRENT_TEST_READY_CLONES", env={"FAULTS_VARIANT": "ready_clones_not_a_bool"}
+    ),
     "history database unknown": Case(
         "CONCURRENT_TEST_HISTORY_DATABASE", env={"FAULTS_VARIANT": "history_database_unknown"}
     ),

@@ -62,13 +62,18 @@ def test_templates_to_keep(settings: Any) -> None:
     assert ids() == ["concurrent_test_app.E003"]
 
 
+def test_ready_clones(settings: Any) -> None:
+    settings.CONCURRENT_TEST_READY_CLONES = 1
+    assert ids() == ["concurrent_test_app.E011"]
+
+
 def test_split_classes(settings: Any) -> None:
     settings.CONCURRENT_TEST_SPLIT_CLASSES = "yes"
     [message] = checks.check_split_classes()
     assert message.msg == (
         "settings.CONCURRENT_TEST_SPLIT_CLASSES is 'yes'; set it to True or False."
     )
-    assert ids() == ["concurrent_test_app.E011"]
+    assert ids() == ["concurrent_test_app.E012"]
 
 
 def test_timings_file_not_a_path(settings: Any) -> None:

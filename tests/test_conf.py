@@ -159,6 +159,16 @@ def test_templates_to_keep(settings: Any) -> None:
         _ = app_settings.templates_to_keep
 
 
+def test_ready_clones(settings: Any) -> None:
+    assert app_settings.ready_clones is True
+    settings.CONCURRENT_TEST_READY_CLONES = False
+    assert app_settings.ready_clones is False
+    settings.CONCURRENT_TEST_READY_CLONES = "no"
+    with pytest.raises(ConfigurationError, match="CONCURRENT_TEST_READY_CLONES is 'no'") as caught:
+        _ = app_settings.ready_clones
+    assert one_sentence(str(caught.value))
+
+
 def test_timings_file(settings: Any, tmp_path: Path) -> None:
     assert app_settings.timings_file is None
     settings.TEST_TIMINGS_FILE = str(tmp_path / "timings.json")

@@ -30,6 +30,17 @@ def test_template_building_and_clone_names_parse_back() -> None:
     assert len({template, building, clone}) == 3
 
 
+def test_ready_clone_names_parse_back_and_only_that_token_is_not_six_characters() -> None:
+    template = naming.template_name(naming.name_prefix("test_shop", "default", "shop"), FP)
+    ready = naming.clone_name(template, 9999, naming.READY_TOKEN)
+    parsed = naming.assert_derived(ready, kind=naming.CLONE)
+    assert (parsed.slot, parsed.token) == (9999, "ready")
+    assert ready.startswith("test_shop_shop_default_w9999_0123456789ab_ready_")
+    assert len(ready) <= naming.MAX_NAME_LENGTH
+    with pytest.raises(UnsafeDatabaseNameError, match="run token"):
+        naming.clone_name(template, 1, "spare")
+
+
 def test_names_fit_postgresql_limit_even_for_long_inputs() -> None:
     prefix = naming.name_prefix(
         "test_" + "a_very_long_database_name" * 3, "reporting_replica", "x" * 40

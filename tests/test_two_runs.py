@@ -261,6 +261,8 @@ def test_the_clones_of_a_killed_run_are_dropped_by_the_next_run_or_prune(
     project: Project, tmp_path: Path, background: Callable[..., Background], cleaner: str
 ) -> None:
     on_files(project)
+    # Run-token clones; a killed run's ready clone is tested in tests/test_ready_clones.py.
+    project.env["READY_CLONES"] = "false"
     ready = tmp_path / "ready"
     doomed = background(
         "doomed",

@@ -42,6 +42,9 @@ class RunDatabase:
     hold: TemplateHold
     in_memory: bool = False
     clones: dict[int, str] = field(default_factory=dict)
+    # The ready clones this run claimed, to use as they are if clean (see :mod:`.ready`).
+    ready: set[str] = field(default_factory=set)
+    built_at: str = ""  # the template's build (its bookkeeping's built_at, which clones copy)
 
 
 def hold_template(
@@ -104,10 +107,15 @@ def reusable(database: RunDatabase, name: str) -> bool:
     )
 
 
+def owner_meta(database: RunDatabase, owner: Owner) -> dict[str, str]:
+    """Return the bookkeeping rows that say ``owner`` uses a clone (so it is not clean)."""
+    owner = dataclasses.replace(owner, session=database.hold.session_id)
+    return {**owner.to_meta(), KEPT_KEY: "0"}
+
+
 def record_owner(database: RunDatabase, name: str, owner: Owner) -> None:
     """Record in the clone ``name`` that ``owner`` uses it (and that it is not clean)."""
-    owner = dataclasses.replace(owner, session=database.hold.session_id)
-    database.cloner.update_meta(name, {**owner.to_meta(), KEPT_KEY: "0"})
+    database.cloner.update_meta(name, owner_meta(database, owner))
 
 
 def keep_clean(database: RunDatabase, name: str) -> None:

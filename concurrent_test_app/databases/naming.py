@@ -7,7 +7,9 @@ A derived name reads ``<prefix>_<kind>_<fingerprint>[_<run token>]_<check>``:
 - ``kind`` is ``tpl`` for a published template, ``bld`` for a template being built, and
   ``w<slot>`` for worker ``slot``'s clone;
 - ``fingerprint`` is 12 hex digits of the schema fingerprint;
-- the run token (clones only) is unique to one run, or ``keepdb`` for clones kept between runs;
+- the run token (clones only) is unique to one run, ``keepdb`` for clones kept between runs,
+  or ``ready`` for the ready clones a run leaves for the next (see :mod:`.ready`), where
+  ``w<n>`` numbers the ready clone rather than a worker slot;
 - ``check`` is 4 hex digits of a hash over the rest, so that a name typed by hand or belonging
   to somebody else's database never passes :func:`assert_derived` by accident.
 
@@ -36,6 +38,7 @@ MAX_NAME_LENGTH = 63  # PostgreSQL's limit; MySQL allows 64.
 MAX_PREFIX_LENGTH = 32
 FINGERPRINT_DIGITS = 12
 KEEPDB_TOKEN = "keepdb"
+READY_TOKEN = "ready"
 SQLITE_SUFFIX = ".sqlite3"
 SQLITE_FOLDER = ".concurrent_test"
 
@@ -48,7 +51,7 @@ _SEAL = b"django-concurrent-test/naming/1"
 
 _NAME_RE = re.compile(
     r"^(?P<prefix>[a-z0-9_]+?)_(?P<kind>tpl|bld|w(?P<slot>[0-9]{1,4}))"
-    r"_(?P<fingerprint>[0-9a-f]{12})(?:_(?P<token>[a-z0-9]{6}))?_(?P<check>[0-9a-f]{4})$"
+    r"_(?P<fingerprint>[0-9a-f]{12})(?:_(?P<token>[a-z0-9]{6}|ready))?_(?P<check>[0-9a-f]{4})$"
 )
 _UNSAFE_CHARS = re.compile(r"[^a-z0-9]+")
 
@@ -141,9 +144,9 @@ def building_name(prefix: str, fingerprint: str) -> str:
 def clone_name(template: str, slot: int, run_token: str) -> str:
     """Return worker ``slot``'s clone of ``template`` for the run holding ``run_token``."""
     parsed = assert_derived(template, kind=TEMPLATE)
-    if not re.fullmatch(r"[a-z0-9]{6}", run_token):
+    if not re.fullmatch(r"[a-z0-9]{6}", run_token) and run_token != READY_TOKEN:
         raise UnsafeDatabaseNameError(
-            f"A run token is 6 lowercase letters or digits, not {run_token!r}."
+            f"A run token is 6 lowercase letters or digits or {READY_TOKEN!r}, not {run_token!r}."
         )
     if not 0 < slot < 10_000:
         raise UnsafeDatabaseNameError(f"A worker slot is between 1 and 9999, not {slot!r}.")

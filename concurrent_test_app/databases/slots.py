@@ -32,7 +32,8 @@ from django.test.utils import (  # type: ignore[attr-defined]  # missing from th
     get_unique_databases_and_mirrors,
 )
 
-from concurrent_test_app.databases import holds, naming
+from concurrent_test_app.conf import app_settings
+from concurrent_test_app.databases import holds, naming, ready
 from concurrent_test_app.databases.attach import EXTRA
 from concurrent_test_app.databases.holds import RunDatabase
 from concurrent_test_app.databases.owners import Owner
@@ -74,6 +75,8 @@ class WorkerDatabases:
         self.debug_sql = debug_sql
         self.time_keeper = time_keeper or NullTimeKeeper()
         self.rebuild_template = rebuild_template
+        # Ready clones (see databases/ready.py); --keepdb keeps its own clones instead.
+        self.ready_clones = app_settings.ready_clones and not keepdb
         # Kept clones carry the fixed token naming.KEEPDB_TOKEN; everything else this one.
         self.run_token = naming.new_run_token()
         self.templates: list[TemplateRecord] = []
@@ -135,7 +138,8 @@ class WorkerDatabases:
         for alias in group:
             self._old_names.setdefault(alias, connections[alias].settings_dict["NAME"])
         builder = TemplateBuilder(owner, log=self.log, verbosity=self.verbosity)
-        with self.time_keeper.timed(f"  Creating '{owner}'"):
+        # One server connection for the catalogue queries of a warm set-up, not one each.
+        with self.time_keeper.timed(f"  Creating '{owner}'"), builder.cloner.session():
             # The clones that no live run owns go first, before this run holds anything.
             self._report_sweep(sweep_clones(builder, stale_kept=self.keepdb))
             result, hold = holds.hold_template(
@@ -150,6 +154,7 @@ class WorkerDatabases:
         database = RunDatabase(
             owner, group, cloner, result.name, result.fingerprint, hold, cloner.is_in_memory()
         )
+        database.built_at = result.built_at
         # The parent connects to the template (checks, serialization) until the first
         # clone: claim it, so another run's clone waits for it instead of ending it.
         self._guards.enter_context(cloner.guard(result.name))
@@ -214,6 +219,8 @@ class WorkerDatabases:
         try:
             return self._prepare_slots(slots)
         except Exception as exc:
+            # Whatever the slots' clones hold now, they are not clean.
+            self._flushed.update(slots)
             if not mid_run:
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -224,11 +231,16 @@ class WorkerDatabases:
 
     def _prepare_slots(self, slots: list[int]) -> dict[int, WorkerSettings]:
         for database in self._databases:  # one at a time: claims share the hold's session
-            for slot in slots:
-                if not database.in_memory and slot not in database.clones:
-                    database.clones[slot] = holds.clone_name(
-                        database, slot, self.run_token, keepdb=self.keepdb, say=self._say
-                    )
+            missing = [s for s in slots if not database.in_memory and s not in database.clones]
+            if self.ready_clones:
+                if missing:  # a replaced worker keeps its slot's name
+                    names = ready.claim(database, len(missing))
+                    database.clones.update(zip(missing, names, strict=True))
+                continue
+            for slot in missing:
+                database.clones[slot] = holds.clone_name(
+                    database, slot, self.run_token, keepdb=self.keepdb, say=self._say
+                )
         jobs = [(database, slot) for slot in slots for database in self._databases]
         concurrent = len(jobs) > 1 and all(d.cloner.can_clone_concurrently for d, _ in jobs)
         if concurrent:
@@ -249,12 +261,17 @@ class WorkerDatabases:
             # API (connect_worker): always fresh, nothing on disk to drop.
             return time.perf_counter() - started
         name = database.clones[slot]
-        if holds.is_kept(name) and slot not in self._prepared and holds.reusable(database, name):
-            logger.debug("Reusing the kept clone %s", name)
+        fresh = slot not in self._prepared
+        if fresh and name in database.ready and ready.take(database, name, self._owner):
+            logger.debug("Using the ready clone %s", name)
         else:
-            deadline = math.inf if self._deadline is None else self._deadline
-            database.cloner.clone(database.template, name, deadline=deadline, say=self._say)
-        holds.record_owner(database, name, self._owner)
+            if fresh and holds.is_kept(name) and holds.reusable(database, name):
+                logger.debug("Reusing the kept clone %s", name)
+            else:
+                deadline = math.inf if self._deadline is None else self._deadline
+                database.cloner.clone(database.template, name, deadline=deadline, say=self._say)
+            holds.record_owner(database, name, self._owner)
+        database.ready.discard(name)  # used once: a replaced worker gets a fresh clone
         # The pool forks right after: no connection opened in a thread may survive.
         connections.close_all()
         return time.perf_counter() - started
@@ -343,15 +360,18 @@ class WorkerDatabases:
             self._prepared.discard(slot)
             self._flushed.discard(slot)
 
-    def teardown(self) -> None:
+    def teardown(self, *, completed: bool = False) -> None:
         """Drop every clone unless --keepdb, then give every alias its real database name back.
 
+        A ``completed`` run first leaves ready clones for the next (see databases/ready.py).
         Templates always stay: the next run reuses them. The run's holds on them (and its
-        claims on kept clones) end last, once its clones are gone or marked kept.
+        claims on kept and ready clones) end last, once its clones are gone or marked kept.
         """
         errors: list[BaseException] = []
         connections.close_all()
         self._guards.close()
+        if completed and self.ready_clones:
+            self._leave_ready()
         for slot in sorted({slot for d in self._databases for slot in d.clones}):
             try:
                 self.drop_slot(slot)
@@ -368,3 +388,15 @@ class WorkerDatabases:
         self._old_names.clear()
         if errors:
             raise errors[0]
+
+    def _leave_ready(self) -> None:
+        """Make the run's clones ready for the next run; a failure only costs the next run."""
+        for database in self._databases:
+            try:
+                made = ready.leave_ready(database, self._flushed)
+            except Exception as exc:  # the clones left are dropped as usual
+                logger.warning("Could not leave ready clones of %s: %s", database.template, exc)
+                self.log(f"Warning: no ready clones of {database.template} were left ({exc}).")
+                continue
+            if made and self.verbosity >= 2:
+                self.log(f"Left {len(made)} ready clone(s) of {database.template}.")

@@ -48,7 +48,7 @@ def prune(builder: TemplateBuilder, keep: int) -> Pruned:
     The current template is left alone. A template that runs hold is dropped once they have
     ended, waiting DJANGO_TEST_TEMPLATE_WAIT at most in all (see
     :meth:`~.cloning.locks.TemplateLocks.replacing`). Clones go as :func:`sweep_clones`
-    says, kept clones of other fingerprints too.
+    says, kept clones of other fingerprints and every ready clone no run claims too.
     """
     cloner = builder.cloner
     pruned = Pruned()
@@ -70,7 +70,8 @@ def prune(builder: TemplateBuilder, keep: int) -> Pruned:
                 cloner.drop(name)
             pruned.dropped.append(name)
         # After the templates: a clone whose template is gone is nobody's to make any more.
-        sweep = sweep_clones(builder, stale_kept=True)
+        # Ready clones go too, the current template's as well (all but those runs claim).
+        sweep = sweep_clones(builder, stale_kept=True, all_ready=True)
     pruned.dropped = sorted(pruned.dropped + [name for name, _ in sweep.dropped])
     pruned.left = sweep.left
     return pruned
@@ -85,7 +86,7 @@ def _built_at(cloner: DatabaseCloner, template: str) -> float:
         return 0.0
 
 
-def sweep_clones(builder: TemplateBuilder, *, stale_kept: bool) -> Sweep:
+def sweep_clones(builder: TemplateBuilder, *, stale_kept: bool, all_ready: bool = False) -> Sweep:
     """Drop the alias's clones that no live run owns; list those it cannot judge.
 
     Each clone records its owner (:mod:`concurrent_test_app.databases.owners`):
@@ -96,10 +97,13 @@ def sweep_clones(builder: TemplateBuilder, *, stale_kept: bool) -> Sweep:
       made): dropped when no run holds its template, since only a run holding a template
       makes clones of it;
     - a clone kept clean by ``--keepdb``: left for the next --keepdb run while its
-      fingerprint is current, or with ``stale_kept`` False.
+      fingerprint is current, or with ``stale_kept`` False;
+    - a ready clone (:mod:`.ready`): left while its fingerprint is current, unless
+      ``all_ready``; its bookkeeping is not read, since a run that claims a dirty one
+      clones it again.
 
-    A kept clone's name is dropped only under its claim, so that a --keepdb run about to
-    reuse it never loses it; a clone whose name was not derived is never touched.
+    A kept or ready clone's name is dropped only under its claim, so that a run about to
+    use it never loses it; a clone whose name was not derived is never touched.
     """
     cloner = builder.cloner
     sweep = Sweep()
@@ -107,6 +111,9 @@ def sweep_clones(builder: TemplateBuilder, *, stale_kept: bool) -> Sweep:
     for name in cloner.list_names(builder.prefix):
         parsed = naming.assert_derived(name)
         if parsed.kind != naming.CLONE:
+            continue
+        if parsed.token == naming.READY_TOKEN:
+            _sweep_ready(builder, sweep, parsed, all_ready=all_ready)
             continue
         try:
             meta = cloner.read_meta(name) or {}
@@ -137,6 +144,23 @@ def sweep_clones(builder: TemplateBuilder, *, stale_kept: bool) -> Sweep:
         if _drop_clone(cloner, name, claimed=parsed.token == naming.KEEPDB_TOKEN):
             sweep.dropped.append((name, why))
     return sweep
+
+
+# Why a ready clone was dropped, by whether --prune asked for every one.
+_READY_WHY = {
+    False: "it was a ready clone of a template of another fingerprint",
+    True: "it was a ready clone that no run was using",
+}
+
+
+def _sweep_ready(
+    builder: TemplateBuilder, sweep: Sweep, parsed: naming.DerivedName, *, all_ready: bool
+) -> None:
+    """Drop the ready clone ``parsed`` unless its fingerprint is current (and not ``all_ready``)."""
+    if parsed.fingerprint == builder.fingerprint.short and not all_ready:
+        return
+    if _drop_clone(builder.cloner, parsed.name, claimed=True):
+        sweep.dropped.append((parsed.name, _READY_WHY[all_ready]))
 
 
 def _drop_clone(cloner: DatabaseCloner, name: str, *, claimed: bool) -> bool:

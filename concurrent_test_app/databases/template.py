@@ -67,6 +67,7 @@ class TemplateResult:
     base: str | None = None  # the template an incremental build started from
     schema: str = ""  # the schema fingerprint stored with the template
     reason: str = ""  # why it was built: the status it had
+    built_at: str = ""  # when the template was built: tells one build from another
 
 
 @dataclass
@@ -79,6 +80,7 @@ class TemplateStatus:
     state: str
     reason: str
     schema: str = ""
+    built_at: str = ""
 
     @property
     def current(self) -> bool:
@@ -137,8 +139,10 @@ class TemplateBuilder:
         meta: dict[str, str] = {}
 
         def result(state: str, reason: str) -> TemplateStatus:
-            schema = meta.get("schema", "")
-            return TemplateStatus(self.alias, name, fingerprint.short, state, reason, schema)
+            schema, built_at = meta.get("schema", ""), meta.get("built_at", "")
+            return TemplateStatus(
+                self.alias, name, fingerprint.short, state, reason, schema, built_at
+            )
 
         if not self.cloner.exists(name):
             others = [
@@ -185,7 +189,14 @@ class TemplateBuilder:
                     return result
         seconds = time.perf_counter() - started
         return TemplateResult(
-            self.alias, name, fingerprint.short, True, seconds, "reused", schema=status.schema
+            self.alias,
+            name,
+            fingerprint.short,
+            True,
+            seconds,
+            "reused",
+            schema=status.schema,
+            built_at=status.built_at,
         )
 
     def _build(self, *, force: bool) -> TemplateResult:
@@ -236,7 +247,16 @@ class TemplateBuilder:
             raise
         logger.info("Built template %s (%s, %d migrations applied)", name, mode, applied)
         return TemplateResult(
-            self.alias, name, fingerprint.short, False, 0.0, mode, applied, base, meta["schema"]
+            self.alias,
+            name,
+            fingerprint.short,
+            False,
+            0.0,
+            mode,
+            applied,
+            base,
+            meta["schema"],
+            built_at=meta["built_at"],
         )
 
     def _incremental_base(self) -> str | None:

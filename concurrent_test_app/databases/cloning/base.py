@@ -143,7 +143,17 @@ class DatabaseCloner(TemplateLocks):
         naming.assert_derived(name)
         self._write_rows(name, values, replace_all=False)
 
-    def _write_rows(self, name: str, values: dict[str, str], *, replace_all: bool) -> None:
+    def swap_meta(self, name: str, values: dict[str, str]) -> dict[str, str]:
+        """Set ``values`` in the bookkeeping of ``name``; return the rows it held before.
+
+        One connection and one transaction: a run takes a ready clone with it.
+        """
+        naming.assert_derived(name)
+        return self._write_rows(name, values, replace_all=False)
+
+    def _write_rows(
+        self, name: str, values: dict[str, str], *, replace_all: bool
+    ) -> dict[str, str]:
         table = self._quote(self.meta_table)
         rows = sorted(values.items())
         wrapper = self._wrapper(name)
@@ -155,6 +165,8 @@ class DatabaseCloner(TemplateLocks):
                     f"CREATE TABLE IF NOT EXISTS {table} "
                     f"(name VARCHAR(100) PRIMARY KEY, value {self.meta_value_type})"
                 )
+                cursor.execute(f"SELECT name, value FROM {table}")
+                before = {str(key): str(value) for key, value in cursor.fetchall()}
                 if replace_all:
                     cursor.execute(f"DELETE FROM {table}")
                 elif rows:
@@ -171,6 +183,7 @@ class DatabaseCloner(TemplateLocks):
             wrapper.commit()
         finally:
             wrapper.close()
+        return before
 
     def mark_complete(self, name: str) -> None:
         """Mark the bookkeeping of ``name`` complete (its last step)."""

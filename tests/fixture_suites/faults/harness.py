@@ -150,13 +150,14 @@ class Project:
     def leftovers(self) -> list[str]:
         """Return every database, SQLite file or temporary file of this project that a run left.
 
-        Published templates (and the lock file their builds share) are kept on purpose.
+        Published templates (and the lock file their builds share) and ready clones are kept
+        on purpose.
         """
         found = [f"temporary file {path}" for path in sorted(self.tmpdir.rglob("*"))]
         if self.vendor == "sqlite":
             if self.sqlite_folder.is_dir():
                 for path in sorted(self.sqlite_folder.iterdir()):
-                    if path.suffix == ".lock" or is_template(path.name):
+                    if path.suffix == ".lock" or kept_on_purpose(path.name):
                         continue
                     found.append(f"SQLite file {path}")
             for path in sorted(self.scratch.iterdir()):
@@ -167,7 +168,7 @@ class Project:
             found += [
                 f"{self.vendor} database {name}"
                 for name in self.server_names()
-                if not is_template(name)
+                if not kept_on_purpose(name)
             ]
         return found
 
@@ -215,6 +216,13 @@ def is_template(name: str) -> bool:
     """Return whether ``name`` is a published template database (or its SQLite file)."""
     parsed = naming.parse(name)
     return parsed is not None and parsed.kind == naming.TEMPLATE
+
+
+def kept_on_purpose(name: str) -> bool:
+    """Return whether a run leaves ``name`` on purpose: a template, or a ready clone for the
+    next run (tests/test_ready_clones.py shows that a flushed one is never left ready)."""
+    parsed = naming.parse(name)
+    return is_template(name) or (parsed is not None and parsed.token == naming.READY_TOKEN)
 
 
 def make_project(

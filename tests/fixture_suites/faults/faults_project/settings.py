@@ -50,6 +50,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "logging_unknown_format": {"CONCURRENT_TEST_LOGGING": {"format": "xml"}},
     "timings_file_not_a_path": {"TEST_TIMINGS_FILE": 42},
     "templates_to_keep_negative": {"CONCURRENT_TEST_TEMPLATES_TO_KEEP": -1},
+    "ready_clones_not_a_bool": {"CONCURRENT_TEST_READY_CLONES": "yes"},
     "history_database_unknown": {"CONCURRENT_TEST_HISTORY_DATABASE": "archive"},
     "oracle_engine": {
         "DATABASES": {"default": {"ENGINE": "django.db.backends.oracle", "NAME": "faults"}}

@@ -39,3 +39,4 @@ if env.bool("SQLITE_MEMORY", default=False):  # the most common test setting of 
     DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
     if env.bool("SQLITE_EMPTY_TEST_NAME", default=False):
         DATABASES["default"]["TEST"] = {"NAME": ""}
+CONCURRENT_TEST_READY_CLONES = env.bool("READY_CLONES", default=True)

@@ -1,0 +1,136 @@
+"""Ready clones: clean clones a run leaves for the next, so that its set-up clones nothing.
+
+A ready clone is named ``<prefix>_w<n>_<fingerprint>_ready`` (see :mod:`.naming`): ``n``
+numbers the ready clones of one template, not a worker slot. It has no owner while it waits:
+its bookkeeping says it is clean (``kept``) and names nobody. A run claims one atomically
+with a lock named after it, taken in the session that holds the template
+(:meth:`~.cloning.locks.TemplateHold.claim`), so two runs never claim the same one; the claim
+lasts until the run ends. A claimed clone whose bookkeeping says it is clean and of this
+fingerprint is used as it is, by name: no copy, no rename. Any other name the run claims
+(a free number, or a clone a killed run left dirty) gets a fresh clone under that name.
+
+At the end of a run that completed, :func:`leave_ready` makes the run's clones ready again,
+as many as the run had workers, less the ready clones other runs already left: a clean clone
+is only marked clean, one that a ``TransactionTestCase`` flushed is cloned again from the
+template first (``--keepdb``'s rule: a flushed clone is never ready), and a surplus one is
+dropped. A run that was interrupted drops its clones instead.
+
+Ready clones of another fingerprint are dropped when a run sets up (:mod:`.sweep`), and every
+unclaimed one by ``build_test_template --prune``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.holds import RunDatabase, owner_meta
+from concurrent_test_app.databases.owners import KEPT_KEY, OWNER_KEYS, Owner
+
+logger = logging.getLogger(__name__)
+
+# The highest number a ready clone can have (naming's slot limit).
+MAX_READY = 9999
+
+
+def is_ready_name(name: str) -> bool:
+    """Return whether ``name`` is the name of a ready clone."""
+    parsed = naming.parse(name)
+    return parsed is not None and parsed.token == naming.READY_TOKEN
+
+
+def ready_names(database: RunDatabase) -> list[str]:
+    """Return the ready clones of ``database``'s template that exist now, by number."""
+    found = []
+    for name in database.cloner.list_names(naming.assert_derived(database.template).prefix):
+        parsed = naming.assert_derived(name)
+        if parsed.token == naming.READY_TOKEN and parsed.fingerprint == database.fingerprint:
+            found.append((parsed.slot or 0, name))
+    return [name for _, name in sorted(found)]
+
+
+def _candidates(database: RunDatabase, existing: list[str]) -> Iterator[str]:
+    """Yield the ready clones that exist, then the free numbers, lowest first."""
+    yield from existing
+    taken = set(existing)
+    for number in range(1, MAX_READY + 1):
+        name = naming.clone_name(database.template, number, naming.READY_TOKEN)
+        if name not in taken:
+            yield name
+
+
+def is_clean(meta: dict[str, str], database: RunDatabase) -> bool:
+    """Return whether bookkeeping ``meta`` says its clone is ready: complete, clean, and a
+    clone of the very template build the run holds (not of one --rebuild-template replaced)."""
+    return (
+        meta.get("complete") == "1"
+        and meta.get(KEPT_KEY) == "1"
+        and meta.get("fingerprint", "")[:12] == database.fingerprint
+        and meta.get("built_at") == database.built_at
+    )
+
+
+def claim(database: RunDatabase, count: int) -> list[str]:
+    """Claim ``count`` ready-clone names for this run; note in ``database.ready`` the ones
+    that exist, which :func:`take` may use as they are.
+
+    Existing ready clones come first; a name another run has claimed is passed over.
+    """
+    existing = ready_names(database)
+    names: list[str] = []
+    for name in _candidates(database, existing):
+        if len(names) == count:
+            break
+        # A lock is taken again by the session that holds it: pass over the run's own.
+        if name in database.clones.values() or not database.hold.claim(name):
+            continue
+        names.append(name)
+        if name in existing:
+            database.ready.add(name)
+    logger.debug("Claimed ready clones %s (%d exist)", names, len(database.ready))
+    return names
+
+
+def take(database: RunDatabase, name: str, owner: Owner) -> bool:
+    """Record ``owner`` in the claimed ready clone ``name``; return whether it was clean.
+
+    In one transaction, so that it costs one connection; a clone that was not clean (one a
+    killed run left) is the caller's to clone again.
+    """
+    try:
+        before = database.cloner.swap_meta(name, owner_meta(database, owner))
+    except Exception as exc:  # dropped meanwhile, or damaged: clone it again
+        logger.debug("Cannot take the ready clone %s: %s", name, exc)
+        return False
+    return is_clean(before, database)
+
+
+def mark_ready(database: RunDatabase, name: str) -> None:
+    """Mark the clone ``name`` clean and owned by nobody: the next run may claim it."""
+    database.cloner.update_meta(name, {KEPT_KEY: "1", **dict.fromkeys(OWNER_KEYS, "")})
+
+
+def leave_ready(database: RunDatabase, flushed: set[int]) -> list[str]:
+    """Make this run's clones of ``database`` ready for the next run; return those made ready.
+
+    As many stay as the run had clones, less the ready clones of other runs (which those runs
+    leave, or left, ready themselves). Clean ones go first; a flushed one is cloned again from
+    the template. The clones not returned are the caller's to drop.
+    """
+    own = dict(database.clones)
+    others = [name for name in ready_names(database) if name not in own.values()]
+    wanted = max(0, len(own) - len(others))
+    made: list[str] = []
+    for slot in sorted(own, key=lambda slot: (slot in flushed, slot)):
+        name = own[slot]
+        if len(made) == wanted:
+            break
+        if not is_ready_name(name):
+            continue
+        if slot in flushed:
+            database.cloner.clone(database.template, name)
+        mark_ready(database, name)
+        made.append(name)
+        del database.clones[slot]
+    return made
