@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -246,15 +246,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             clones.before(database_use(item))
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: Any
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     del call
-    outcome = yield
+    report = yield
     if state_of(item.config).on:
         from concurrent_test_app.pytest_plugin.items import unittest_id
 
         # Travels with the report to the controller, which keys the history by it.
-        outcome.get_result().concurrent_test_id = unittest_id(item)
+        report.concurrent_test_id = unittest_id(item)  # type: ignore[attr-defined]
+    return report
 
 
 @pytest.hookimpl(trylast=True)

@@ -44,6 +44,8 @@ def expected_by_scope(scopes: list[str], known: dict[str, float]) -> dict[str, f
 class LongestFirstScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
     """Load scheduling by scope, the longest expected scope first."""
 
+    workqueue: OrderedDict[str, dict[str, bool]]  # the base class's, scope -> its tests
+
     def __init__(self, config: Any, log: Any = None) -> None:
         super().__init__(config, log)
         self._expected: dict[str, float] | None = None
