@@ -67,6 +67,15 @@ class WorkerClones:
         connect_worker(self.slot, settings, restore=False)
         self.names = {alias: str(given.get("NAME")) for alias, given in settings.items()}
 
+    def clone_of(self) -> dict[str, tuple[str, str]]:
+        """Return, per alias that owns a template, its template and the database it now uses."""
+        if self.databases is None:
+            return {}
+        return {
+            record.alias: (record.name, self.names.get(record.alias, ""))
+            for record in self.databases.templates
+        }
+
     def before(self, use: str) -> None:
         """Keep pytest-django's ordering promise before a test that uses its databases so."""
         from concurrent_test_app.pytest_plugin.items import CLEAN, FLUSHES

@@ -58,6 +58,20 @@ class LongestFirstScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdis
         logger.info("Expected durations known for %d of %d scopes", len(known), len(scopes))
         return expected
 
+    def remove_node(self, node: Any) -> str | None:
+        """Put a lost worker's scopes back, without the test it crashed in.
+
+        xdist reports that test as failed; loadscope would put it back too and run it again.
+        """
+        crashed: str | None = super().remove_node(node)
+        if crashed is not None:
+            tests = self.workqueue.get(self._split_scope(crashed))
+            if tests is not None:
+                tests[crashed] = True
+                if all(tests.values()):
+                    del self.workqueue[self._split_scope(crashed)]
+        return crashed
+
     def _assign_work_unit(self, node: Any) -> None:
         if self._expected is None:
             self._expected = self._load(list(self.workqueue))
