@@ -1,0 +1,115 @@
+"""The pytest plugin on the three vendors: plain pytest's verdicts, clones, warm runs, crashes.
+
+Each test runs pytest in a subprocess on a project of its own database (see
+:mod:`tests.pytest_runs`); ``tests/pytest_probe.py`` reports which migrations ran and which
+clone each worker used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from concurrent_test_app.databases import naming
+from tests.pytest_runs import PLUGIN, Probe, PytestProject, make_project, outcomes
+
+
+@pytest.fixture
+def sample(tmp_path: Path, vendor: str) -> Iterator[PytestProject]:
+    project = make_project(tmp_path, vendor, sample=True)
+    try:
+        yield project
+    finally:
+        project.drop()
+
+
+@pytest.fixture
+def fixture_project(tmp_path: Path, vendor: str) -> Iterator[PytestProject]:
+    project = make_project(tmp_path, vendor)
+    try:
+        yield project
+    finally:
+        project.drop()
+
+
+def _template_of(database: str) -> str:
+    """Return the template a clone on a server was made from (its prefix and fingerprint)."""
+    parsed = naming.parse(database)
+    assert parsed is not None and parsed.kind == naming.CLONE, database
+    return f"{parsed.prefix}/{parsed.fingerprint}"
+
+
+def _assert_two_clones_of_one_template(probe: Probe, vendor: str) -> None:
+    clones = probe.clones()
+    assert sorted(clones) == ["gw0", "gw1"], probe.lines()
+    templates = {template for template, _ in clones.values()}
+    databases = {database for _, database in clones.values()}
+    assert len(templates) == 1 and len(databases) == 2, clones
+    if vendor != "sqlite":  # SQLite's test database lives in memory, loaded from the template
+        assert {_template_of(d) for d in databases} == {_template_of(next(iter(templates)))}
+
+
+def test_sample_project_under_xdist_has_plain_pytest_verdicts(
+    sample: PytestProject, tmp_path: Path, vendor: str
+) -> None:
+    plain = sample.run("-p", f"no:{PLUGIN}", "--junitxml", str(tmp_path / "plain.xml"))
+    assert plain.returncode == 0, plain.stdout[-3000:] + plain.stderr[-3000:]
+    expected = outcomes(tmp_path / "plain.xml")
+    assert len(expected) >= 71
+
+    probe = Probe(tmp_path / "probe.txt")
+    for run, extra in (("cold", ["--create-db"]), ("warm", [])):
+        done = sample.run(
+            "-n", "2", "-p", "tests.pytest_probe", *extra,
+            "--junitxml", str(tmp_path / f"{run}.xml"),
+            **probe.env(),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert outcomes(tmp_path / f"{run}.xml") == expected, run
+        _assert_two_clones_of_one_template(probe, vendor)
+        if run == "cold":
+            assert "Built template for alias 'default'" in done.stdout, done.stdout[-2000:]
+            assert probe.migrations(), "a cold run migrates the template"
+        else:
+            assert "Reused template for alias 'default'" in done.stdout, done.stdout[-2000:]
+            assert probe.migrations() == [], "a warm run applies no migration"
+    # Only the template is left on the server: every clone was dropped at the end.
+    assert all(naming.parse(n).kind == naming.TEMPLATE for n in sample.server_databases())  # type: ignore[union-attr]
+
+
+def test_a_killed_worker_is_replaced_with_a_fresh_clone(
+    fixture_project: PytestProject, tmp_path: Path, vendor: str
+) -> None:
+    probe = Probe(tmp_path / "probe.txt")
+    junit = tmp_path / "crash.xml"
+    done = fixture_project.run(
+        "-n", "1", "-p", "tests.pytest_probe", "--junitxml", str(junit),
+        PYTEST_PROJECT_CRASH=str(tmp_path / "crashed-once"), **probe.env(),
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    assert "replacing crashed worker gw0" in output, output[-3000:]
+    assert "worker 'gw0' crashed while running 'notes/tests.py::CrashTests::test_crash'" in output
+    verdicts = outcomes(junit)
+    assert verdicts.pop("notes.tests.CrashTests.test_crash") == "error"
+    assert verdicts == {
+        "notes.tests.SeededTests.test_seed_rows": "passed",
+        "notes.tests.SeededTests.test_write": "passed",
+        "notes.tests.FlushingTests.test_flushes": "passed",
+        "notes.tests.CrashTests.test_before": "passed",
+        "notes.tests.CrashTests.test_failing": "failed",
+        "notes.tests.PlainTests.test_plain": "passed",
+        "notes.tests.PlainTests.test_skipped": "skipped",
+        "notes.tests.test_function_with_db": "passed",
+        "notes.tests.test_function_transactional": "passed",
+        "notes.tests.test_function_without_db": "passed",
+    }
+    clones = probe.clones()
+    # The replacement (gw1) worked on a clone of its own, not on the crashed worker's.
+    assert sorted(clones) == ["gw0", "gw1"], probe.lines()
+    assert clones["gw0"][0] == clones["gw1"][0] and clones["gw0"][1] != clones["gw1"][1]
+    assert probe.migrations() == [] or "Built template" in done.stdout
+    # The crashed worker's clone is dropped by the controller at the end.
+    assert all(naming.parse(n).kind == naming.TEMPLATE for n in fixture_project.server_databases())  # type: ignore[union-attr]
