@@ -34,10 +34,10 @@ def fixture_project(tmp_path: Path, vendor: str) -> Iterator[PytestProject]:
         project.drop()
 
 
-def _template_of(database: str) -> str:
-    """Return the template a clone on a server was made from (its prefix and fingerprint)."""
+def _template_of(database: str, kind: str = naming.CLONE) -> str:
+    """Return which template a clone was made from, or a template is (prefix, fingerprint)."""
     parsed = naming.parse(database)
-    assert parsed is not None and parsed.kind == naming.CLONE, database
+    assert parsed is not None and parsed.kind == kind, database
     return f"{parsed.prefix}/{parsed.fingerprint}"
 
 
@@ -48,7 +48,7 @@ def _assert_two_clones_of_one_template(probe: Probe, vendor: str) -> None:
     databases = {database for _, database in clones.values()}
     assert len(templates) == 1 and len(databases) == 2, clones
     if vendor != "sqlite":  # SQLite's test database lives in memory, loaded from the template
-        assert {_template_of(d) for d in databases} == {_template_of(next(iter(templates)))}
+        assert {_template_of(d) for d in databases} == {_template_of(templates.pop(), naming.TEMPLATE)}
 
 
 def test_sample_project_under_xdist_has_plain_pytest_verdicts(
