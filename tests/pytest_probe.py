@@ -2,16 +2,20 @@
 
 It writes one line per event to the file named by ``PYTEST_PROBE_FILE``: ``migrate <alias>``
 whenever a migrate runs in any process, and ``clone <worker> <alias> <template> <database>``
-for the clones each worker's tests ran on.
+for the clones each worker's tests ran on; ``database <worker> <NAME>`` for the database each
+worker's tests saw, and ``plugin <worker> absent`` when the plugin is off and was never
+imported.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import pytest
 
+PLUGIN = "concurrent_test_app.pytest_plugin"
 _seen: set[str] = set()
 
 
@@ -36,11 +40,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_runtest_call(item: pytest.Item) -> None:
+    worker = getattr(item.config, "workerinput", {}).get("workerid", "main")
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        _write(f"database {worker} {connections['default'].settings_dict['NAME']}")
+    if not item.config.pluginmanager.hasplugin(PLUGIN):
+        _write(f"plugin {worker} {'imported' if PLUGIN in sys.modules else 'absent'}")
+        return
     from concurrent_test_app.pytest_plugin import state_of
 
     clones = state_of(item.config).clones
     if clones is None:
         return
-    worker = getattr(item.config, "workerinput", {}).get("workerid", "main")
     for alias, (template, database) in clones.clone_of().items():
         _write(f"clone {worker} {alias} {template} {database}")
