@@ -246,6 +246,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             clones.before(database_use(item))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    clones = state_of(item.config).clones
+    if clones is not None:
+        from concurrent_test_app.pytest_plugin.items import database_use
+
+        clones.after(database_use(item))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: Any

@@ -77,18 +77,22 @@ class WorkerClones:
         }
 
     def before(self, use: str) -> None:
-        """Keep pytest-django's ordering promise before a test that uses its databases so."""
-        from concurrent_test_app.pytest_plugin.items import CLEAN, FLUSHES
+        """Before a test that wants the template's rows, clone afresh if they were flushed."""
+        from concurrent_test_app.pytest_plugin.items import CLEAN
 
         databases = self.databases
-        if databases is None:
-            return
-        if use == FLUSHES:
-            databases.mark_flushed(self.slot)
-        elif use == CLEAN and databases.is_flushed(self.slot):
+        if databases is not None and use == CLEAN and databases.is_flushed(self.slot):
             logger.info("Worker slot %s clones afresh: a transactional test flushed it", self.slot)
             self.reclones += 1
             self._connect(databases.prepare_slot(self.slot))
+
+    def after(self, use: str) -> None:
+        """After a transactional test (its clones now exist: the first test makes them),
+        note that it flushed them."""
+        from concurrent_test_app.pytest_plugin.items import FLUSHES
+
+        if self.databases is not None and use == FLUSHES:
+            self.databases.mark_flushed(self.slot)
 
     def teardown(self) -> None:
         """Drop the clones (with --reuse-db, keep the clean ones) and restore the names."""
