@@ -111,7 +111,8 @@ def make_project(tmp_path: Path, vendor: str, *, sample: bool = False) -> Pytest
         path = tmp_path / "project"
         shutil.copytree(FIXTURE, path, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
     marker = f"pyt_{uuid.uuid4().hex[:10]}"
-    url = database_url(vendor, str(tmp_path / f"{marker}.sqlite3") if vendor == "sqlite" else marker)
+    name = str(tmp_path / f"{marker}.sqlite3") if vendor == "sqlite" else marker
+    url = database_url(vendor, name)
     # The project's own settings; a unique PROJECT_NAME gives SQLite templates of its own.
     env = {"DATABASE_URL": url, "PROJECT_NAME": marker}
     return PytestProject(path, vendor, env, marker)

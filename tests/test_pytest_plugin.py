@@ -41,6 +41,12 @@ def _template_of(database: str, kind: str = naming.CLONE) -> str:
     return f"{parsed.prefix}/{parsed.fingerprint}"
 
 
+def _kind(name: str) -> str:
+    parsed = naming.parse(name)
+    assert parsed is not None, name
+    return parsed.kind
+
+
 def _assert_two_clones_of_one_template(probe: Probe, vendor: str) -> None:
     clones = probe.clones()
     assert sorted(clones) == ["gw0", "gw1"], probe.lines()
@@ -48,7 +54,9 @@ def _assert_two_clones_of_one_template(probe: Probe, vendor: str) -> None:
     databases = {database for _, database in clones.values()}
     assert len(templates) == 1 and len(databases) == 2, clones
     if vendor != "sqlite":  # SQLite's test database lives in memory, loaded from the template
-        assert {_template_of(d) for d in databases} == {_template_of(templates.pop(), naming.TEMPLATE)}
+        assert {_template_of(d) for d in databases} == {
+            _template_of(templates.pop(), naming.TEMPLATE)
+        }
 
 
 def test_sample_project_under_xdist_has_plain_pytest_verdicts(
@@ -76,7 +84,7 @@ def test_sample_project_under_xdist_has_plain_pytest_verdicts(
             assert "Reused template for alias 'default'" in done.stdout, done.stdout[-2000:]
             assert probe.migrations() == [], "a warm run applies no migration"
     # Only the template is left on the server: every clone was dropped at the end.
-    assert all(naming.parse(n).kind == naming.TEMPLATE for n in sample.server_databases())  # type: ignore[union-attr]
+    assert all(_kind(name) == naming.TEMPLATE for name in sample.server_databases())
 
 
 def test_a_killed_worker_is_replaced_with_a_fresh_clone(
@@ -112,4 +120,4 @@ def test_a_killed_worker_is_replaced_with_a_fresh_clone(
     assert clones["gw0"][0] == clones["gw1"][0] and clones["gw0"][1] != clones["gw1"][1]
     assert probe.migrations() == [] or "Built template" in done.stdout
     # The crashed worker's clone is dropped by the controller at the end.
-    assert all(naming.parse(n).kind == naming.TEMPLATE for n in fixture_project.server_databases())  # type: ignore[union-attr]
+    assert all(_kind(name) == naming.TEMPLATE for name in fixture_project.server_databases())

@@ -54,7 +54,9 @@ def test_one_run_per_session_keyed_by_unittest_ids(project: PytestProject) -> No
     _migrate(project)
     done = project.run("-n", "2")
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    runs = _rows(project, "SELECT tests_run, failures, skipped, workers FROM concurrent_test_app_run")
+    runs = _rows(
+        project, "SELECT tests_run, failures, skipped, workers FROM concurrent_test_app_run"
+    )
     assert runs == [(11, 1, 1, 2)]
     cases = dict(_rows(project, "SELECT test_id, latest_outcome FROM concurrent_test_app_case"))
     assert cases["notes.tests.SeededTests.test_seed_rows"] == "passed"
