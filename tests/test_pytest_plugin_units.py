@@ -144,3 +144,19 @@ def test_the_pinned_private_apis_are_all_there() -> None:
 
     scheduler = LoadScopeScheduling(_config(1))  # type: ignore[arg-type]
     assert isinstance(scheduler.workqueue, dict)
+
+
+def test_the_versions_are_the_pinned_ones_when_the_matrix_runs() -> None:
+    """Under `make pytest-matrix` the pair on PYTHONPATH is the one imported, not the venv's."""
+    import os
+
+    import pytest_django
+    import xdist
+
+    folder = next(
+        (p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if ".matrix" in p), ""
+    )
+    if not folder:
+        pytest.skip("not under make pytest-matrix")
+    assert pytest_django.__file__.startswith(os.path.abspath(folder))
+    assert xdist.__file__.startswith(os.path.abspath(folder))
