@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import GENERATED_DIR, RESULTS_DIR, BenchError, suites
+from . import pytest_section as pytest_bench
 from . import runners as run
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep-databases",
         action="store_true",
         help="Leave the bench's databases and templates on the servers afterwards.",
+    )
+    parser.add_argument(
+        "--no-pytest",
+        action="store_true",
+        help="Leave out the pytest section (pytest -n N with and without the plugin).",
     )
     parser.add_argument(
         "--render-only",
@@ -330,11 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     specs = [run.RUNNERS[key] for key in args.runners]
     scratch = args.generated_dir / "scratch"
     measurements: list[run.Measurement] = []
+    pytest_runs: list[pytest_bench.PytestMeasurement] = []
     try:
         for project in projects:
             for vendor in vendors:
                 say(f"{project.name}/{vendor.name}: preparing (untimed warm-up)")
                 run.prepare(project, vendor, workers=args.workers, scratch=scratch)
+                if _with_pytest(args, project):
+                    pytest_bench.prepare(project, vendor, workers=args.workers, scratch=scratch)
         for round_number in range(args.runs):
             for project in projects:
                 for vendor in vendors:
@@ -354,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
                             f"round {round_number + 1}/{args.runs} {project.name}/{vendor.name} "
                             f"{spec.key}: {m.wall_seconds:.2f}s"
                         )
+                    if _with_pytest(args, project):
+                        pytest_runs += _pytest_round(args, project, vendor, scratch, round_number)
     finally:
         if not args.keep_databases:
             for project in projects:
@@ -395,12 +406,41 @@ def main(argv: list[str] | None = None) -> int:
         "groups": groups,
         "not_measured": not_measured,
         "measurements": [m.to_dict() for m in measurements],
+        "pytest": pytest_bench.summarize(pytest_runs),
+        "pytest_measurements": pytest_bench.to_dicts(pytest_runs),
     }
     if args.merge:
         results = merge(results, args.results_dir / "latest.json")
     write_results(results, args.results_dir)
     say(f"wrote {args.results_dir / 'latest.md'} in {results['duration_seconds']:.0f}s")
     return 0
+
+
+def _with_pytest(args: argparse.Namespace, project: suites.SuiteProject) -> bool:
+    return not args.no_pytest and project.name.removesuffix("_quick") in pytest_bench.SUITES
+
+
+def _pytest_round(
+    args: argparse.Namespace,
+    project: suites.SuiteProject,
+    vendor: run.Vendor,
+    scratch: Path,
+    round_number: int,
+) -> list[pytest_bench.PytestMeasurement]:
+    """Run the pytest section's runners once each, in an order rotated each round."""
+    specs = list(pytest_bench.RUNNERS)
+    shift = round_number % len(specs)
+    done = []
+    for spec in specs[shift:] + specs[:shift]:
+        m = pytest_bench.measure(
+            project, vendor, spec, workers=args.workers, scratch=scratch, round_number=round_number
+        )
+        done.append(m)
+        say(
+            f"round {round_number + 1}/{args.runs} {project.name}/{vendor.name} "
+            f"{spec.key}: {m.wall_seconds:.2f}s"
+        )
+    return done
 
 
 def _flags(args: argparse.Namespace) -> str:
@@ -417,6 +457,8 @@ def _flags(args: argparse.Namespace) -> str:
         flags.append(f"--runs {args.runs}")
     if args.workers != 2:
         flags.append(f"--workers {args.workers}")
+    if args.no_pytest:
+        flags.append("--no-pytest")
     return "".join(f" {flag}" for flag in flags)
 
 
@@ -521,6 +563,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "in the run's wall, not here). PostgreSQL clones are `CREATE DATABASE .. TEMPLATE`, "
         "MariaDB clones an in-server copy; the pool makes a run's clones one after another.",
     ]
+    if results.get("pytest"):
+        lines += [""] + pytest_bench.render(results["pytest"], n)
     lines += ["", "## Targets (issue 8)", ""]
     lines += ["| target | vendor | measured | limit | met | how |", "|---|---|---:|---:|---|---|"]
     for group in results["groups"]:
