@@ -83,9 +83,12 @@ def _pytest(
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(project.root)])
     env["BENCH_PYTEST_SETUP_FILE"] = str(setup_file)
     setup_file.unlink(missing_ok=True)
+    # The generated projects' conftest.py ignores every folder (so that the repository's own
+    # pytest never collects them); test files named on the command line are still collected.
+    files = sorted(str(p.relative_to(project.root)) for p in project.root.glob("*/tests/test_*.py"))
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
+        [sys.executable, "-m", "pytest", *args, *files],
         cwd=project.root,
         env=env,
         capture_output=True,

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from concurrent_test_app.databases import naming
+from tests import dbserver
+from tests.conftest import require_server
 from tests.pytest_runs import PLUGIN, Probe, PytestProject, make_project, outcomes
 
 
@@ -121,3 +123,39 @@ def test_a_killed_worker_is_replaced_with_a_fresh_clone(
     assert probe.migrations() == [] or "Built template" in done.stdout
     # The crashed worker's clone is dropped by the controller at the end.
     assert all(_kind(name) == naming.TEMPLATE for name in fixture_project.server_databases())
+
+
+def _has_marker(vendor: str, database: str) -> bool:
+    tables = "pg_tables WHERE tablename" if vendor == "postgresql" else "information_schema.tables"
+    column = "" if vendor == "postgresql" else " WHERE table_name"
+    with dbserver.connect(vendor, database) as connection:
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT COUNT(*) FROM {tables}{column} = 'reuse_marker'")
+        return bool(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mysql"])
+def test_reuse_db_keeps_a_clean_clone_and_never_a_flushed_one(tmp_path: Path, server: str) -> None:
+    require_server(server)
+    project = make_project(tmp_path, server)
+    probe = Probe(tmp_path / "probe.txt")
+    clean = ["-n", "1", "--reuse-db", "-p", "tests.pytest_probe", "-k", "SeededTests or Plain"]
+    try:
+        done = project.run(*clean, **probe.env())
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        kept = probe.clones()["gw0"][1]
+        assert kept in project.server_databases()
+        dbserver.execute(server, kept, "CREATE TABLE reuse_marker (id INTEGER)")
+        done = project.run(*clean, **probe.env())
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert probe.clones()["gw0"][1] == kept and probe.migrations() == []
+        assert _has_marker(server, kept), "the kept clone was reused as it was"
+        # A transactional test flushes the clone: it is dropped, not kept.
+        flushing = [*clean[:-1], "FlushingTests or SeededTests"]
+        done = project.run(*flushing, **probe.env())
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert kept not in project.server_databases()
+        done = project.run(*clean, **probe.env())
+        assert done.returncode == 0 and not _has_marker(server, kept), "a fresh clone"
+    finally:
+        project.drop()
