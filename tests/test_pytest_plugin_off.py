@@ -86,3 +86,22 @@ def test_bad_options_say_one_sentence_and_exit_2(
     assert done.stderr.startswith(sentence), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "order",
+    [["-p", "pytest_django.plugin", "-p", PLUGIN], ["-p", PLUGIN, "-p", "pytest_django.plugin"]],
+    ids=["pytest-django first", "plugin first"],
+)
+def test_the_plugin_s_set_up_wins_whatever_the_load_order(
+    project: PytestProject, tmp_path: Path, order: list[str]
+) -> None:
+    probe = Probe(tmp_path / "probe.txt")
+    # pytest-django's entry point is blocked, so the -p order is the registration order.
+    addopts = " ".join(["-p no:cacheprovider -p no:django", *order, "-p tests.pytest_probe"])
+    done = project.run("-o", f"addopts={addopts}", "-n", "1", **probe.env())
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "1 failed, 9 passed, 1 skipped" in done.stdout
+    assert list(probe.clones()) == ["gw0"], probe.lines()
+    databases = {line.split(" ", 2)[2] for line in probe.lines() if line.startswith("database")}
+    assert not [name for name in databases if name.endswith("_gw0")], databases

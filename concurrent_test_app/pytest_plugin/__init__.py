@@ -112,8 +112,16 @@ def overridden_by(config: pytest.Config) -> Path | None:
     return None
 
 
+def _has_pytest_django(config: pytest.Config) -> bool:
+    """Return whether pytest-django is registered, by its entry point or by module name."""
+    return any(
+        getattr(plugin, "__name__", "") == "pytest_django.plugin"
+        for plugin in config.pluginmanager.get_plugins()
+    )
+
+
 def _off_reason(config: pytest.Config) -> str | None:
-    if not config.pluginmanager.hasplugin("django"):
+    if not _has_pytest_django(config):
         return 'pytest-django is not installed (pip install "django-concurrent-test[pytest]")'
     from pytest_django.lazy_django import django_settings_is_configured
 
