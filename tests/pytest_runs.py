@@ -75,6 +75,12 @@ class Probe:
                 found[rest[0]] = (rest[2], rest[3])
         return found
 
+    def aliases(self, worker: str) -> list[str]:
+        """Return the aliases that ``worker`` cloned."""
+        return sorted(
+            {line.split(" ")[2] for line in self.lines() if line.startswith(f"clone {worker} ")}
+        )
+
     def env(self) -> dict[str, str]:
         self.path.unlink(missing_ok=True)
         return {"PYTEST_PROBE_FILE": str(self.path)}

@@ -105,3 +105,22 @@ def test_the_plugin_s_set_up_wins_whatever_the_load_order(
     assert list(probe.clones()) == ["gw0"], probe.lines()
     databases = {line.split(" ", 2)[2] for line in probe.lines() if line.startswith("database")}
     assert not [name for name in databases if name.endswith("_gw0")], databases
+
+
+def test_each_worker_clones_only_the_aliases_its_tests_use(
+    project: PytestProject, tmp_path: Path
+) -> None:
+    probe = Probe(tmp_path / "probe.txt")
+    other = {"PYTEST_OTHER_DB": f"sqlite:///{tmp_path / 'other.sqlite3'}"}
+    done = project.run(
+        "-n", "1", "-p", "tests.pytest_probe", "-k", "Seeded", **other, **probe.env()
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # The controller cannot know what the workers will collect: it readies both templates.
+    for alias in ("default", "other"):
+        assert f"template for alias '{alias}'" in done.stdout, done.stdout[-2000:]
+    assert probe.aliases("gw0") == ["default"]
+    done = project.run("-n", "1", "-p", "tests.pytest_probe", "-k", "both", **other, **probe.env())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "1 passed" in done.stdout
+    assert probe.aliases("gw0") == ["default", "other"]

@@ -22,3 +22,5 @@ if env.str("TEST_DATABASE_FILE", default=""):  # SQLite: test on a file, not in 
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_FILE")}
 PROJECT_NAME = env("PROJECT_NAME", default="pyproj")
 TEST_TIMINGS_FILE = env.str("TEST_TIMINGS_FILE", default="") or None
+if env.str("PYTEST_OTHER_DB", default=""):  # a second alias, for tests that name it
+    DATABASES["other"] = env.db("PYTEST_OTHER_DB")
