@@ -142,12 +142,12 @@ def pytest_configure(config: pytest.Config) -> None:
     state.off_reason = _off_reason(config)
     state.shard = parse_shard(config.getoption("shard"))
     if not state.on:
-        if not hasattr(config, "workerinput"):
+        if _is_controller(config):
             print(f"concurrent_test: the plugin is off: {state.off_reason}.", file=sys.stderr)
         return
     from concurrent_test_app.pytest_plugin.recording import SessionRecorder
 
-    if not hasattr(config, "workerinput"):
+    if _is_controller(config):
         # A plugin of its own: it sees every test report, the workers' too.
         state.recorder = SessionRecorder(config)
         config.pluginmanager.register(state.recorder, f"{PLUGIN}.recorder")
