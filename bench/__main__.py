@@ -479,6 +479,12 @@ def merge(results: dict[str, Any], previous_path: Path) -> dict[str, Any]:
         **{k: v for k, v in previous.get("not_measured", {}).items() if k not in measured},
         **results["not_measured"],
     }
+    results["pytest"] = [
+        g for g in previous.get("pytest", []) if (g["suite"], g["vendor"]) not in fresh
+    ] + results.get("pytest", [])
+    results["pytest_measurements"] = [
+        m for m in previous.get("pytest_measurements", []) if (m["suite"], m["vendor"]) not in fresh
+    ] + results.get("pytest_measurements", [])
     results["merged_from"] = previous.get("measured_at")
     return results
 
