@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MANAGE := cd sample_project && ../$(PY) manage.py
 
-.PHONY: venv demo test lint format typecheck unit bench clean browser
+.PHONY: venv demo test lint format typecheck unit pytest-matrix bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,31 @@ format: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint unit
+# The pytest plugin against two pinned pairs of pytest-django and pytest-xdist: the oldest
+# releases that support Django 5.2 and this pytest, and the newest. Each pair is installed into
+# a folder of its own that goes first on PYTHONPATH (its subprocesses inherit it); the sample
+# project's long comparison runs once, in `unit`, with the virtualenv's versions.
+PYTEST_PAIRS ?= oldest=pytest-django==4.11.0,pytest-xdist==3.0.2 newest=pytest-django==4.14.0,pytest-xdist==3.8.0
+MATRIX := .matrix
+
+pytest-matrix: $(STAMP)
+	@for pair in $(PYTEST_PAIRS); do \
+		name=$${pair%%=*}; pins=$$(echo "$${pair#*=}" | tr , ' '); \
+		if [ "$$(cat $(MATRIX)/$$name/.pins 2>/dev/null)" != "$$pins" ]; then \
+			rm -rf $(MATRIX)/$$name; \
+			$(PY) -m pip install --quiet --no-deps --target $(MATRIX)/$$name $$pins || exit 1; \
+			echo "$$pins" > $(MATRIX)/$$name/.pins; \
+		fi; \
+		echo "pytest plugin with $$pins"; \
+		PYTHONPATH=$(CURDIR)/$(MATRIX)/$$name $(PY) -m pytest -q tests/test_pytest_plugin_units.py \
+			tests/test_pytest_plugin_off.py tests/test_pytest_plugin_history.py \
+			tests/test_pytest_plugin.py -k "not sample_project" $(PYTEST_ARGS) || exit 1; \
+	done
+
+test: lint unit pytest-matrix
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) reports artifacts bench/generated .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MATRIX) reports artifacts bench/generated .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import GENERATED_DIR, RESULTS_DIR, BenchError, one_big, suites
+from . import pytest_section as pytest_bench
 from . import runners as run
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep-databases",
         action="store_true",
         help="Leave the bench's databases and templates on the servers afterwards.",
+    )
+    parser.add_argument(
+        "--no-pytest",
+        action="store_true",
+        help="Leave out the pytest section (pytest -n N with and without the plugin).",
     )
     parser.add_argument(
         "--render-only",
@@ -357,11 +363,14 @@ def main(argv: list[str] | None = None) -> int:
     specs = [run.RUNNERS[key] for key in args.runners]
     scratch = args.generated_dir / "scratch"
     measurements: list[run.Measurement] = []
+    pytest_runs: list[pytest_bench.PytestMeasurement] = []
     try:
         for project in projects:
             for vendor in vendors:
                 say(f"{project.name}/{vendor.name}: preparing (untimed warm-up)")
                 run.prepare(project, vendor, workers=args.workers, scratch=scratch)
+                if _with_pytest(args, project):
+                    pytest_bench.prepare(project, vendor, workers=args.workers, scratch=scratch)
         for round_number in range(args.runs):
             for project in projects:
                 for vendor in vendors:
@@ -381,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                             f"round {round_number + 1}/{args.runs} {project.name}/{vendor.name} "
                             f"{spec.key}: {m.wall_seconds:.2f}s"
                         )
+                    if _with_pytest(args, project):
+                        pytest_runs += _pytest_round(args, project, vendor, scratch, round_number)
     finally:
         if not args.keep_databases:
             for project in projects:
@@ -422,12 +433,41 @@ def main(argv: list[str] | None = None) -> int:
         "groups": groups,
         "not_measured": not_measured,
         "measurements": [m.to_dict() for m in measurements],
+        "pytest": pytest_bench.summarize(pytest_runs),
+        "pytest_measurements": pytest_bench.to_dicts(pytest_runs),
     }
     if args.merge:
         results = merge(results, args.results_dir / "latest.json")
     write_results(results, args.results_dir)
     say(f"wrote {args.results_dir / 'latest.md'} in {results['duration_seconds']:.0f}s")
     return 0
+
+
+def _with_pytest(args: argparse.Namespace, project: suites.SuiteProject) -> bool:
+    return not args.no_pytest and project.name.removesuffix("_quick") in pytest_bench.SUITES
+
+
+def _pytest_round(
+    args: argparse.Namespace,
+    project: suites.SuiteProject,
+    vendor: run.Vendor,
+    scratch: Path,
+    round_number: int,
+) -> list[pytest_bench.PytestMeasurement]:
+    """Run the pytest section's runners once each, in an order rotated each round."""
+    specs = list(pytest_bench.RUNNERS)
+    shift = round_number % len(specs)
+    done = []
+    for spec in specs[shift:] + specs[:shift]:
+        m = pytest_bench.measure(
+            project, vendor, spec, workers=args.workers, scratch=scratch, round_number=round_number
+        )
+        done.append(m)
+        say(
+            f"round {round_number + 1}/{args.runs} {project.name}/{vendor.name} "
+            f"{spec.key}: {m.wall_seconds:.2f}s"
+        )
+    return done
 
 
 def _flags(args: argparse.Namespace) -> str:
@@ -444,6 +484,8 @@ def _flags(args: argparse.Namespace) -> str:
         flags.append(f"--runs {args.runs}")
     if args.workers != 2:
         flags.append(f"--workers {args.workers}")
+    if args.no_pytest:
+        flags.append("--no-pytest")
     return "".join(f" {flag}" for flag in flags)
 
 
@@ -464,6 +506,12 @@ def merge(results: dict[str, Any], previous_path: Path) -> dict[str, Any]:
         **{k: v for k, v in previous.get("not_measured", {}).items() if k not in measured},
         **results["not_measured"],
     }
+    results["pytest"] = [
+        g for g in previous.get("pytest", []) if (g["suite"], g["vendor"]) not in fresh
+    ] + results.get("pytest", [])
+    results["pytest_measurements"] = [
+        m for m in previous.get("pytest_measurements", []) if (m["suite"], m["vendor"]) not in fresh
+    ] + results.get("pytest_measurements", [])
     results["merged_from"] = previous.get("measured_at")
     return results
 
@@ -550,6 +598,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "warm run copies nothing: it takes the ready clones the previous run left (a lock and "
         "one bookkeeping transaction each), which is what its rows here measure.",
     ]
+    if results.get("pytest"):
+        lines += [""] + pytest_bench.render(results["pytest"], n)
     lines += ["", "## Targets (issues 8 and 14)", ""]
     lines += ["| target | vendor | measured | limit | met | how |", "|---|---|---:|---:|---|---|"]
     for group in results["groups"]:

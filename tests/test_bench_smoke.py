@@ -79,6 +79,7 @@ def test_quick_round_on_sqlite_writes_the_results(tmp_path: Path) -> None:
             str(tmp_path / "results"),
             "--generated-dir",
             str(tmp_path / "generated"),
+            "--no-pytest",  # its own smoke test below
         ],
         cwd=ROOT,
         env=env,
@@ -139,3 +140,36 @@ def test_one_big_targets_are_the_ratio_and_the_efficiency() -> None:
         "one_big warm: efficiency (ideal makespan / whole command wall)": False,
         "one_big warm: wall / Django --parallel N": True,
     }
+
+
+def test_quick_pytest_section_on_sqlite(tmp_path: Path) -> None:
+    """The pytest section runs pytest -n 2 with and without the plugin and reports both targets."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("DJANGO_") and key != "DATABASE_URL"
+    }
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "bench", "--quick", "--vendors", "sqlite",
+            "--suites", "skewed,heavy_schema", "--runners", "django_parallel",
+            "--results-dir", str(tmp_path / "results"),
+            "--generated-dir", str(tmp_path / "generated"),
+        ],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    results = json.loads((tmp_path / "results" / "latest.json").read_text())
+    groups = {(g["suite"], g["vendor"]): g for g in results["pytest"]}
+    assert set(groups) == {("skewed_quick", "sqlite"), ("heavy_schema_quick", "sqlite")}
+    for group in groups.values():
+        assert set(group["runners"]) == {
+            "pytest_plain",
+            "pytest_reuse",
+            "plugin_cold",
+            "plugin_warm",
+        }
+        assert group["target"]["measured"] is not None
+        assert group["runners"]["plugin_warm"]["template_median"] is not None
+    markdown = (tmp_path / "results" / "latest.md").read_text()
+    assert "## pytest: pytest-django + pytest-xdist" in markdown
