@@ -104,11 +104,26 @@ def test_a_warm_run_uses_the_ready_clone_as_it_is_and_leaves_it_ready(
 ) -> None:
     ready = leave_one(project, tmp_path)
 
-    _, report = run(project, "ReadsSeed", tmp_path)
+    _, report = run(project, "SeesMarker", tmp_path)  # fails on any copy: nothing was cloned
 
     assert database_of(report) == ready
-    assert marked(project, ready)  # the same database: nothing was cloned
     assert ready_clones(project) == [ready]
+    # Left ready as the template is: cloned again on a server, where the run's TestCases moved
+    # the key counters; a SQLite clone as it was (a rollback restores its counters).
+    assert marked(project, ready) == (project.vendor == "sqlite")
+
+
+def test_a_ready_clone_gives_new_rows_the_ids_of_a_fresh_clone(
+    project: Project, tmp_path: Path
+) -> None:
+    on_files(project)
+    run(project, "NextIdIsTheTemplates", tmp_path)  # cold: a fresh clone, then left ready
+    [ready] = ready_clones(project)
+
+    # Warm, on the ready clone: before the fix its id was one past the cold run's row there.
+    _, report = run(project, "NextIdIsTheTemplates", tmp_path)  # (run() asserts exit 0)
+
+    assert database_of(report) == ready
 
 
 def test_a_clone_a_transaction_test_case_flushed_is_never_made_ready(
@@ -155,7 +170,7 @@ def test_two_runs_at_once_never_share_a_ready_clone(
     assert first.finish() == 0, first.output()
 
     assert database_of(json.loads(first_report.read_text())) == ready
-    assert marked(project, ready)
+    assert marked(project, ready) == (project.vendor == "sqlite")  # see the first test
     assert database_of(second) != ready  # claimed by the first run: it made its own
     assert ready_clones(project) == [ready]  # the second run's was not needed any more
 

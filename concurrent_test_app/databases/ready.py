@@ -10,10 +10,13 @@ fingerprint is used as it is, by name: no copy, no rename. Any other name the ru
 (a free number, or a clone a killed run left dirty) gets a fresh clone under that name.
 
 At the end of a run that completed, :func:`leave_ready` makes the run's clones ready again,
-as many as the run had workers, less the ready clones other runs already left: a clean clone
-is only marked clean, one that a ``TransactionTestCase`` flushed is cloned again from the
-template first (``--keepdb``'s rule: a flushed clone is never ready), and a surplus one is
-dropped. A run that was interrupted drops its clones instead.
+as many as the run had workers, less the ready clones other runs already left, and drops the
+surplus. A clone is left exactly as the template is: one that a ``TransactionTestCase``
+flushed (``--keepdb``'s rule: a flushed clone is never ready), and on PostgreSQL and MySQL
+every clone (a rolled-back ``TestCase`` still advanced its sequences or auto-increment
+counters, so the next run's new rows would get other ids than in serial), is cloned again from
+the template first; a clean SQLite clone is only marked clean. A run that was interrupted drops
+its clones instead.
 
 Ready clones of another fingerprint are dropped when a run sets up (:mod:`.sweep`), and every
 unclaimed one by ``build_test_template --prune``.
@@ -115,8 +118,9 @@ def leave_ready(database: RunDatabase, flushed: set[int]) -> list[str]:
     """Make this run's clones of ``database`` ready for the next run; return those made ready.
 
     As many stay as the run had clones, less the ready clones of other runs (which those runs
-    leave, or left, ready themselves). Clean ones go first; a flushed one is cloned again from
-    the template. The clones not returned are the caller's to drop.
+    leave, or left, ready themselves). Clean ones go first; a flushed one, and any one whose
+    vendor keeps counters through a rollback, is cloned again from the template.
+    The clones not returned are the caller's to drop.
     """
     own = dict(database.clones)
     others = [name for name in ready_names(database) if name not in own.values()]
@@ -128,7 +132,7 @@ def leave_ready(database: RunDatabase, flushed: set[int]) -> list[str]:
             break
         if not is_ready_name(name):
             continue
-        if slot in flushed:
+        if slot in flushed or database.cloner.rollback_keeps_counters:
             database.cloner.clone(database.template, name)
         mark_ready(database, name)
         made.append(name)

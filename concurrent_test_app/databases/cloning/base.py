@@ -52,6 +52,10 @@ class DatabaseCloner(TemplateLocks):
     # Whether the server names the process behind a session that holds a template; if not,
     # the holders' own clones are asked (their bookkeeping records the session they hold with).
     can_name_holders: ClassVar[bool] = True
+    # Whether a transaction that rolls back still advances the key counters (PostgreSQL
+    # sequences, InnoDB auto-increment): then a clone a TestCase used is no longer the template's
+    # state, and only a fresh clone is ready (a test that expects the template's next id fails).
+    rollback_keeps_counters: ClassVar[bool] = True
     # Column type of the bookkeeping table's values.
     meta_value_type: ClassVar[str] = "TEXT"
     meta_table: ClassVar[str] = "concurrent_test_template"

@@ -104,6 +104,7 @@ class _LockFiles:
 class SQLiteCloner(DatabaseCloner):
     vendor = "sqlite"
     has_server = False
+    rollback_keeps_counters = False  # sqlite_sequence is a table: a rollback restores it
     can_terminate_sessions = False
     server_database_name = ":memory:"
 

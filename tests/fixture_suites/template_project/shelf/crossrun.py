@@ -70,3 +70,22 @@ def pause_in_checks(app_configs, databases=None, **kwargs):
         connections[alias].ensure_connection()
     rendezvous("CROSSRUN_CHECK_READY", "CROSSRUN_CHECK_GO")
     return []
+
+
+class NextIdIsTheTemplates(TestCase):
+    """A new row gets the id it gets in a fresh clone: the template's next one (as in serial)."""
+
+    def test_new_row_id_follows_the_seed(self):
+        seeded = Book.objects.get(title="Seeded")
+        book = Book.objects.create(title="New", author=seeded.author, pages=1)
+        self.assertEqual(book.pk, seeded.pk + 1)
+
+
+class SeesMarker(TestCase):
+    """Passes only on the very database the ready-clone test marked (a table no copy has)."""
+
+    def test_marker_table_is_there(self):
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM ready_marker")
