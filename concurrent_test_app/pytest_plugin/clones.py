@@ -59,6 +59,10 @@ class WorkerClones:
             keepdb=self.keepdb,
         )
         databases.run_token = self.token
+        # Each xdist worker clones for itself under the session's token, and a replaced worker
+        # must get a clone of its own: ready clones (made by a whole run at its end) are the
+        # runner's, not the plugin's.
+        databases.ready_clones = False
         self.databases = databases
         databases.setup()
         self._connect(databases.prepare_slot(self.slot))
