@@ -83,7 +83,9 @@ def install() -> None:
     wrap(pool.WorkerPool, "_loop", "pool loop")
     wrap(pool.WorkerPool, "_stop_all", "pool stop_all")
     wrap(cls.databases_class, "prepare_slots", "clones (prepare_slots)")
-    wrap(cls.databases_class, "teardown", "databases teardown")
+    wrap(cls.databases_class, "begin_teardown", "databases teardown starts")
+    wrap(cls.databases_class, "end_teardown", "databases teardown (rest; after finish)")
+    wrap(cls.databases_class, "_clear", "clones dropped or made ready (a thread)")
     wrap(recording, "record_run", "history record_run")
     wrap(outcome, "run_report", "run_report")
     for name in ("write_json_report", "write_junit_xml"):

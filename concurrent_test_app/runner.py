@@ -242,9 +242,15 @@ class ConcurrentTestRunner(DiscoverRunner):
         # tests to stop as the unittest handler Django installed does.
         with self.time_keeper.timed("Total database setup"), processes.interruptible():
             self.setup_worker_databases()
-        result = self._run_then_tear_down(suite, databases)
+        failed = True
+        try:
+            result = self._run_then_tear_down(suite, databases)
+            # History and reports are written while the server makes the next run's clones.
+            self.finish(result)
+            failed = False
+        finally:
+            self._end_teardown(quiet=failed)
         self.time_keeper.print_results()
-        self.finish(result)
         return self.suite_result(suite, result)
 
     def plan(self, test_labels: list[str]) -> ConcurrentSuite:
@@ -277,7 +283,8 @@ class ConcurrentTestRunner(DiscoverRunner):
     def _run_then_tear_down(
         self, suite: ConcurrentSuite, databases: dict[str, bool]
     ) -> unittest.TextTestResult:
-        """Run the checks and the suite, then drop the workers' databases whatever happened."""
+        """Run the checks and the suite, then start dropping the workers' databases whatever
+        happened (:meth:`_end_teardown` waits for it)."""
         assert self._databases is not None
         run_failed = completed = False
         try:
@@ -292,8 +299,8 @@ class ConcurrentTestRunner(DiscoverRunner):
             raise
         finally:
             try:
-                with self.time_keeper.timed("Total database teardown"):
-                    self._databases.teardown(completed=completed)
+                # The clones are dropped or made ready in the background (see _end_teardown).
+                self._databases.begin_teardown(completed=completed)
                 # Names now point at the real databases again; drop any connection still open
                 # on a test database (SQLite ignores close() while its name is in-memory).
                 connections.close_all()
@@ -301,6 +308,17 @@ class ConcurrentTestRunner(DiscoverRunner):
                 # A teardown error never hides the run's own.
                 if not run_failed:
                     raise
+
+    def _end_teardown(self, *, quiet: bool) -> None:
+        """Wait for the clones' teardown and release the templates; with ``quiet`` (the run
+        failed already) a teardown error is not raised, so that it never hides the run's own."""
+        assert self._databases is not None
+        try:
+            with self.time_keeper.timed("Total database teardown"):
+                self._databases.end_teardown()
+        except Exception:
+            if not quiet:
+                raise
 
     def setup_worker_databases(self) -> None:
         assert self._databases is not None

@@ -25,13 +25,16 @@ unclaimed one by ``build_test_template --prune``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from concurrent_test_app.databases import naming
 from concurrent_test_app.databases.holds import RunDatabase, owner_meta
 from concurrent_test_app.databases.owners import KEPT_KEY, OWNER_KEYS, Owner
 
 logger = logging.getLogger(__name__)
+
+# Applies a making to each name: in turn, or concurrently (WorkerDatabases' choice).
+Each = Callable[[Callable[[str], None], list[str]], object]
 
 # The highest number a ready clone can have (naming's slot limit).
 MAX_READY = 9999
@@ -114,27 +117,39 @@ def mark_ready(database: RunDatabase, name: str) -> None:
     database.cloner.update_meta(name, {KEPT_KEY: "1", **dict.fromkeys(OWNER_KEYS, "")})
 
 
-def leave_ready(database: RunDatabase, flushed: set[int]) -> list[str]:
+def in_turn(make: Callable[[str], None], names: list[str]) -> None:
+    """Apply ``make`` to each name, one after another."""
+    for name in names:
+        make(name)
+
+
+def leave_ready(database: RunDatabase, flushed: set[int], each: Each = in_turn) -> list[str]:
     """Make this run's clones of ``database`` ready for the next run; return those made ready.
 
     As many stay as the run had clones, less the ready clones of other runs (which those runs
     leave, or left, ready themselves). Clean ones go first; a flushed one, and any one whose
-    vendor keeps counters through a rollback, is cloned again from the template.
+    vendor keeps counters through a rollback, is cloned again from the template. ``each``
+    applies the making to the chosen names (the caller may do it concurrently).
     The clones not returned are the caller's to drop.
     """
     own = dict(database.clones)
     others = [name for name in ready_names(database) if name not in own.values()]
     wanted = max(0, len(own) - len(others))
-    made: list[str] = []
-    for slot in sorted(own, key=lambda slot: (slot in flushed, slot)):
-        name = own[slot]
-        if len(made) == wanted:
-            break
-        if not is_ready_name(name):
-            continue
-        if slot in flushed or database.cloner.rollback_keeps_counters:
+    chosen = [
+        (slot, own[slot])
+        for slot in sorted(own, key=lambda slot: (slot in flushed, slot))
+        if is_ready_name(own[slot])
+    ][:wanted]
+    again = {name for slot, name in chosen if slot in flushed}
+    if database.cloner.rollback_keeps_counters:
+        again = {name for _, name in chosen}
+
+    def make(name: str) -> None:
+        if name in again:
             database.cloner.clone(database.template, name)
         mark_ready(database, name)
-        made.append(name)
+
+    each(make, [name for _, name in chosen])
+    for slot, _ in chosen:
         del database.clones[slot]
-    return made
+    return [name for _, name in chosen]
