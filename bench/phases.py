@@ -3,6 +3,7 @@
 Run from a project's directory, in place of ``python manage.py``::
 
     python /path/to/bench/phases.py manage.py concurrent_test --workers 2 --no-progress
+    python /path/to/bench/phases.py -m django concurrent_test --workers 2 --no-progress
 
 It wraps the runner's phases and the pool's first and last events, runs the command in this
 process, and prints one line per phase to standard error at exit, in seconds since the
@@ -83,9 +84,12 @@ def install() -> None:
     wrap(pool.WorkerPool, "_loop", "pool loop")
     wrap(pool.WorkerPool, "_stop_all", "pool stop_all")
     wrap(cls.databases_class, "prepare_slots", "clones (prepare_slots)")
-    wrap(cls.databases_class, "begin_teardown", "databases teardown starts")
-    wrap(cls.databases_class, "end_teardown", "databases teardown (rest; after finish)")
-    wrap(cls.databases_class, "_clear", "clones dropped or made ready (a thread)")
+    if hasattr(cls.databases_class, "begin_teardown"):
+        wrap(cls.databases_class, "begin_teardown", "databases teardown starts")
+        wrap(cls.databases_class, "end_teardown", "databases teardown (rest; after finish)")
+        wrap(cls.databases_class, "_clear", "clones dropped or made ready (a thread)")
+    else:  # before the teardown ran beside finish()
+        wrap(cls.databases_class, "teardown", "databases teardown")
     wrap(recording, "record_run", "history record_run")
     wrap(outcome, "run_report", "run_report")
     for name in ("write_json_report", "write_junit_xml"):
@@ -152,7 +156,10 @@ def report() -> None:
 
 def main() -> None:
     script, *rest = sys.argv[1:]
-    sys.argv = [script, *rest]
+    module = None
+    if script == "-m":  # ``phases.py -m django test ..`` in place of ``python -m django ..``
+        module, *rest = rest
+    sys.argv = [script if module is None else module, *rest]
     sys.path.insert(0, ".")
     atexit.register(report)
     import django.core.management
@@ -168,7 +175,10 @@ def main() -> None:
         original(argv)
 
     django.core.management.execute_from_command_line = execute
-    runpy.run_path(script, run_name="__main__")
+    if module is not None:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    else:
+        runpy.run_path(script, run_name="__main__")
 
 
 if __name__ == "__main__":
