@@ -67,13 +67,15 @@ def install() -> None:
 
     wrap(django, "setup", "django.setup")
     from concurrent_test_app import runner
-    from concurrent_test_app.execution import outcome, pool
+    from concurrent_test_app.execution import outcome, plan, pool
     from concurrent_test_app.history import recording
 
     cls = runner.ConcurrentTestRunner
     for name in (
         "run_tests",
         "plan",
+        "build_suite",
+        "load_expected",
         "choose_workers",
         "setup_worker_databases",
         "run_checks",
@@ -81,6 +83,7 @@ def install() -> None:
         "finish",
     ):
         wrap(cls, name, f"runner.{name}")
+    wrap(plan.RunPlan, "split", "RunPlan.split (history of class costs)")
     wrap(pool.WorkerPool, "_loop", "pool loop")
     wrap(pool.WorkerPool, "_stop_all", "pool stop_all")
     wrap(cls.databases_class, "prepare_slots", "clones (prepare_slots)")
