@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from concurrent_test_app.reports import files, summary
 from concurrent_test_app.reports.records import (
     CaseRecord,
@@ -230,3 +232,23 @@ def test_minutes_in_the_summary() -> None:
     report = sample_report()
     report.summary["wall_seconds"] = 125.5
     assert summary_lines(1, report)[0].startswith("Concurrent run: 9 tests in 2m05.5s")
+
+
+def test_json_lines_reads_back_as_the_document_one_line_per_item() -> None:
+    document = {
+        "summary": {"passed": 2, "wall_seconds": 0.5},
+        "tests": [{"id": "a.B.test_one", "message": "line\nbreak"}, {"id": "a.B.test_two"}],
+        "empty": [],
+        "shard": None,
+    }
+    text = files.json_lines(document)
+    assert json.loads(text) == document
+    # Each test is one compact line: a reader can grep or diff a report line by line.
+    assert '    {"id": "a.B.test_one", "message": "line\\nbreak"},' in text.splitlines()
+    ordered = files.json_lines({"b": {"y": 1, "x": 2}, "a": 1}, sort_keys=True)
+    assert ordered.splitlines()[1:5] == ['  "a": 1,', '  "b": {', '    "x": 2,', '    "y": 1']
+
+
+def test_json_lines_refuses_what_json_cannot_hold() -> None:
+    with pytest.raises(ValueError, match="JSON"):
+        files.json_lines({"seconds": float("nan")})

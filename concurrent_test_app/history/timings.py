@@ -16,7 +16,7 @@ from typing import TypedDict
 from concurrent_test_app.exceptions import ConfigurationError
 from concurrent_test_app.history.averages import moving_average
 from concurrent_test_app.history.recording import unit_totals
-from concurrent_test_app.reports.files import write_atomic
+from concurrent_test_app.reports.files import json_lines, write_atomic
 from concurrent_test_app.reports.records import RunReport
 
 logger = logging.getLogger(__name__)
@@ -108,8 +108,8 @@ def _entry(key: object, entry: object, path: Path, source: str) -> UnitEntry:
 
 def _write_document(document: TimingsDocument, path: Path) -> None:
     """Write ``document`` to ``path`` atomically, so a reader never sees half a file."""
-    text = json.dumps(document, indent=1, sort_keys=True) + "\n"
-    write_atomic(Path(path), text.encode("utf-8"))
+    # TimingsDocument is a TypedDict: a dict[str, Any] to json_lines.
+    write_atomic(Path(path), json_lines(dict(document), sort_keys=True).encode("utf-8"))
 
 
 def write_timings_file(report: RunReport, path: Path) -> None:
