@@ -18,7 +18,6 @@ from django.db import connections
 from concurrent_test_app import history
 from concurrent_test_app.databases.slots import WorkerDatabases
 from concurrent_test_app.reports.files import write_json_report
-from concurrent_test_app.reports.junit import write_junit_xml
 from concurrent_test_app.reports.records import CaseRecord, Ledger, RunReport, WorkerRecord
 
 logger = logging.getLogger(__name__)
@@ -141,10 +140,12 @@ def publish(
         history.write_timings_file(report, timings_file)
     if json_report is not None:
         write_json_report(report, json_report)
+    # The JUnit writer (xml.etree) and prometheus_client load only for a run that asks.
     if junit_xml is not None:
+        from concurrent_test_app.reports.junit import write_junit_xml
+
         write_junit_xml(report, junit_xml)
     if metrics_file is not None:
-        # prometheus_client is imported only by a run that writes metrics.
         from concurrent_test_app.reports.metrics import write_metrics_file
 
         write_metrics_file(report, metrics_file, report.clone_seconds)
