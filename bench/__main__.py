@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from . import GENERATED_DIR, RESULTS_DIR, BenchError, one_big, suites
+from . import GENERATED_DIR, REPO_ROOT, RESULTS_DIR, BenchError, bytecode, one_big, suites
 from . import pytest_section as pytest_bench
 from . import runners as run
 
@@ -360,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         versions[name] = vendor.server_version()
     projects, skipped = build_projects(args)
     not_measured.update(skipped)
+    # As installed: the app and the suites with their bytecode (see bench/bytecode.py).
+    for tree in [REPO_ROOT / "concurrent_test_app", *(p.root for p in projects)]:
+        bytecode.compile_tree(tree)
     specs = [run.RUNNERS[key] for key in args.runners]
     scratch = args.generated_dir / "scratch"
     measurements: list[run.Measurement] = []

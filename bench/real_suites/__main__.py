@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import RESULTS_DIR, RealSuitesError, runs, table
+from bench import bytecode
+
+from . import REPO_ROOT, RESULTS_DIR, RealSuitesError, runs, table
 from . import compare as cmp
 from . import projects as proj
 
@@ -178,7 +180,12 @@ def main(argv: list[str] | None = None) -> int:
             results["note"] = options.note
         if os.environ.get(proj.APP_PATH_ENV):
             results["concurrent_test_app_from"] = os.environ[proj.APP_PATH_ENV]
+        app = Path(os.environ.get(proj.APP_PATH_ENV) or REPO_ROOT) / "concurrent_test_app"
         for project in selected:
+            # As on a developer's machine or an installed app: bytecode is there for every
+            # runner alike (see bench/bytecode.py).
+            for tree in (app, project.checkout):
+                bytecode.compile_tree(tree)
             for vendor in project.vendors:
                 if options.vendor and vendor not in options.vendor:
                     continue
