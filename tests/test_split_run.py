@@ -3,12 +3,15 @@
 A timings file (hand-written, so no run depends on how fast this machine is) says that
 ``BigTests`` holds almost all of the run's work; the run cuts it into two pieces, one per
 worker. The same labels run under Django's serial runner (the fidelity suite's recording
-runner) give the reference, compared id for id with ``tests.test_fidelity.mismatches``.
+runner) give the reference, compared id for id with ``tests.test_fidelity.mismatches``. A worker
+that dies in a class fixture of every piece is compared with serial's run of the same fixture
+raising: one error under serial's pseudo-id either way.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,27 @@ def test_a_split_class_gives_the_serial_verdict(tmp_path: Path, failing: str) ->
         name = f"{failing} ({BIG})"
         assert concurrent.output.count(f"ERROR: {name}") == 1, concurrent.describe()
         assert concurrent.outcomes[name] == "error"
+
+
+@pytest.mark.parametrize("place", ["setUpClass", "tearDownClass"])
+def test_a_worker_lost_in_a_class_fixture_of_every_piece_is_one_error(
+    tmp_path: Path, place: str
+) -> None:
+    # Serial has no worker to lose: its reference is the same fixture raising instead.
+    serial = run_serial(environment(tmp_path, SPLIT_FAIL=place), tmp_path, BIG, SMALL)
+    concurrent = run_split(environment(tmp_path, SPLIT_EXIT=place), tmp_path, BIG, BIG, SMALL)
+
+    # A piece whose worker died records no unit: only the split itself is checked.
+    assert pieces_of(concurrent, tmp_path, BIG)[0] == [BIG], concurrent.describe()
+    name = f"{place} ({BIG})"
+    problems = [
+        problem
+        for problem in mismatches(serial, concurrent)
+        if not problem.startswith(f"{name}: traceback lacks")  # a death, not serial's exception
+    ]
+    assert not problems, report(problems, serial, concurrent)
+    assert concurrent.output.count(f"ERROR: {name}") == 1, concurrent.describe()
+    assert re.search(r"died with exit code 3\b", concurrent.messages[name]), concurrent.describe()
 
 
 def test_the_subtests_skips_and_expected_failure_of_a_split_class_are_kept(
