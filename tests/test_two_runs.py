@@ -121,6 +121,27 @@ def wait_for(condition: Callable[[], bool], *watched: Background) -> None:
         time.sleep(0.05)
 
 
+def start_waiting_run(
+    tmp_path: Path, start: Callable[..., Background], name: str, *options: str
+) -> tuple[Background, Path]:
+    """Start a one-worker run that waits inside its test until GO exists; return it and GO."""
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    run = start(
+        name,
+        "concurrent_test",
+        "shelf.crossrun.WaitsThenReadsSeed",
+        "--workers",
+        "1",
+        "--noinput",
+        "--no-progress",
+        *options,
+        CROSSRUN_READY=str(ready),
+        CROSSRUN_GO=str(go),
+    )
+    wait_for(ready.exists, run)
+    return run, go
+
+
 def clones(project: Project) -> list[str]:
     return [name for name in project.databases() if naming_kind(name) == "w"]
 
@@ -212,20 +233,7 @@ def test_two_keepdb_runs_at_once_both_pass_and_keep_their_own_clones(
     project: Project, tmp_path: Path, background: Callable[..., Background]
 ) -> None:
     on_files(project)
-    ready, go = tmp_path / "ready", tmp_path / "go"
-    first = background(
-        "first",
-        "concurrent_test",
-        "shelf.crossrun.WaitsThenReadsSeed",
-        "--workers",
-        "1",
-        "--keepdb",
-        "--noinput",
-        "--no-progress",
-        CROSSRUN_READY=str(ready),
-        CROSSRUN_GO=str(go),
-    )
-    wait_for(ready.exists, first)
+    first, go = start_waiting_run(tmp_path, background, "first", "--keepdb")
     [kept] = clones(project)
 
     # The same project and slot, a TransactionTestCase that flushes whatever clone it gets.
@@ -263,19 +271,7 @@ def test_the_clones_of_a_killed_run_are_dropped_by_the_next_run_or_prune(
     on_files(project)
     # Run-token clones; a killed run's ready clone is tested in tests/test_ready_clones.py.
     project.env["READY_CLONES"] = "false"
-    ready = tmp_path / "ready"
-    doomed = background(
-        "doomed",
-        "concurrent_test",
-        "shelf.crossrun.WaitsThenReadsSeed",
-        "--workers",
-        "1",
-        "--noinput",
-        "--no-progress",
-        CROSSRUN_READY=str(ready),
-        CROSSRUN_GO=str(tmp_path / "never"),
-    )
-    wait_for(ready.exists, doomed)
+    doomed, _ = start_waiting_run(tmp_path, background, "doomed")  # GO never comes
     left = clones(project)
     assert len(left) == 1, project.databases()
     doomed.kill()  # the whole process group: the parent and its worker, with no clean-up
