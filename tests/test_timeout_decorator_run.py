@@ -65,6 +65,13 @@ def mismatches(run: Run, expectations: dict[str, str | None]) -> list[str]:
     return problems
 
 
+def run_adaptive(project: Project, *options: str) -> Run:
+    """Run the adaptive-timeout tests on the history ``project`` holds, with a 1 s floor."""
+    return project.concurrent_test(
+        "mishaps.tests.test_adaptive", *options, history=True, env=ADAPTIVE_ENV, timeout=180
+    )
+
+
 def test_timeout_decorator_on_method_and_class_overrides_the_flag(tmp_path: Path) -> None:
     sqlite = make_project("sqlite", tmp_path)
     run = sqlite.concurrent_test(
@@ -95,15 +102,7 @@ def history_project(vendor: str, tmp_path: Path, used_servers: set[str]) -> Proj
 def test_adaptive_timeouts_follow_the_synthetic_history(
     history_project: Project, tmp_path: Path
 ) -> None:
-    run = history_project.concurrent_test(
-        "mishaps.tests.test_adaptive",
-        "--timeout-per-test",
-        "60",
-        "--adaptive-timeouts",
-        history=True,
-        env=ADAPTIVE_ENV,
-        timeout=180,
-    )
+    run = run_adaptive(history_project, "--timeout-per-test", "60", "--adaptive-timeouts")
 
     assert run.returncode == 1, run.describe()
     problems = mismatches(run, ADAPTIVE_EXPECTATIONS)
@@ -117,14 +116,7 @@ def test_without_adaptive_timeouts_the_flag_rules(tmp_path: Path) -> None:
     assert sqlite.manage("migrate", "--noinput", "-v", "0").returncode == 0
     assert sqlite.manage("seed_test_history").returncode == 0
 
-    run = sqlite.concurrent_test(
-        "mishaps.tests.test_adaptive",
-        "--timeout-per-test",
-        "10",
-        history=True,
-        env=ADAPTIVE_ENV,
-        timeout=180,
-    )
+    run = run_adaptive(sqlite, "--timeout-per-test", "10")
 
     assert run.returncode == 1, run.describe()
     flag_only = {test: ("10" if limit else None) for test, limit in ADAPTIVE_EXPECTATIONS.items()}

@@ -182,6 +182,15 @@ def start_paused_run(
     return run, go
 
 
+def output_of_waiter(waiter: Background, run: Background) -> str:
+    """Return the output of ``waiter``, which must pass, naming the ``run`` it waited for."""
+    returncode = waiter.finish()
+    output = waiter.output()
+    assert returncode == 0, output
+    assert f"pid {run.pid}" in output, output
+    return output
+
+
 def test_a_forced_rebuild_waits_for_a_run_that_clones_mid_run(
     project: Project, tmp_path: Path, background: Callable[..., Background]
 ) -> None:
@@ -194,10 +203,7 @@ def test_a_forced_rebuild_waits_for_a_run_that_clones_mid_run(
     go.touch()
 
     assert_serial_verdict(run, 2)
-    returncode = build.finish()
-    output = build.output()
-    assert returncode == 0, output
-    assert f"pid {run.pid}" in output, output  # it named the run it waited for
+    output = output_of_waiter(build, run)
     assert " built in " in output, output
     assert template in project.databases()
 
@@ -217,10 +223,7 @@ def test_prune_waits_for_a_run_of_an_older_fingerprint_that_clones_mid_run(
     go.touch()
 
     assert_serial_verdict(run, 2)
-    returncode = prune.finish()
-    output = prune.output()
-    assert returncode == 0, output
-    assert f"pid {run.pid}" in output, output
+    output = output_of_waiter(prune, run)
     assert f"dropped {old}" in output, output
     assert old not in project.databases()
     assert clones(project) == [], project.databases()
