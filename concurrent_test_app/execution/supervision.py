@@ -267,7 +267,9 @@ class Supervision(abc.ABC):
         Like serial's, it is an error of the run but not a test: "Ran N tests" leaves it out.
         A fixture of a split class that another piece already reported is not reported again.
         """
-        calls = (ResultCall("addError", -1, holder=CaseInfo(name, name), error=message),)
+        calls: tuple[ResultCall, ...] = (
+            ResultCall("addError", -1, holder=CaseInfo(name, name), error=message),
+        )
         if piece is not None:
             calls = self.ledger.first_reports(unit, piece, calls)
         replay(self.result, unit, calls)
