@@ -40,7 +40,8 @@ class CloneUnavailableError(ConcurrentTestError):
     """A worker's fresh clone could not be made in the middle of a run.
 
     Not a configuration error: the run goes on without that worker, and the tests that no
-    worker is left to run become errors naming why (see ``WorkerPool._lose_slot``).
+    worker is left to run become errors naming why (see ``Supervision._lose_slot`` in
+    ``execution/supervision.py``).
     """
 
 

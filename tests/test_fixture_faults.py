@@ -242,20 +242,13 @@ def test_a_hang_in_tear_down_module_is_ended_by_the_per_worker_limit(tmp_path: P
     """Without a per-test limit, --timeout-per-worker ends a hung tearDownModule."""
     sqlite = make_project("sqlite", tmp_path)
     module = f"{OUTSIDE}.test_module_teardown_hang"
-    run = sqlite.manage(
-        "concurrent_test",
+    run = sqlite.concurrent_test(
         module,
-        "--noinput",
-        "--workers",
-        "1",
         "--timeout-per-test",
         "0",
         "--timeout-per-worker",
         str(TIMEOUT),
-        "--no-progress",
-        "--no-history",
-        "--json-report",
-        str(tmp_path / "report.json"),
+        workers=1,
         env={"FAULTS_OUTSIDE": "tearDownModule:hang"},
     )
     assert run.returncode == 1, run.describe()
@@ -273,22 +266,15 @@ def test_tests_abandoned_at_the_restart_cap_are_errors(tmp_path: Path, kind: str
     """With one worker and one restart, a second death leaves the rest to the cap's errors."""
     sqlite = make_project("sqlite", tmp_path)
     title = kind.capitalize()
-    run = sqlite.manage(
-        "concurrent_test",
+    run = sqlite.concurrent_test(
         f"{CLASSES}.SetUpClass{title}Tests",
         f"{OUTSIDE}.test_module_setup_{kind}",
         f"{CLASSES}.NeighbourTests",
-        "--noinput",
-        "--workers",
-        "1",
         "--max-restarts",
         "1",
         "--scheduler",
         "discovery",
-        "--no-progress",
-        "--no-history",
-        "--json-report",
-        str(tmp_path / "report.json"),
+        workers=1,
         env={"FAULTS_OUTSIDE": f"setUpClass:{kind},setUpModule:{kind}"},
     )
 

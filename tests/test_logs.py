@@ -187,20 +187,7 @@ def test_a_bad_format_names_the_setting(settings) -> None:
 def test_each_worker_line_gives_its_own_life(tmp_path: Path) -> None:
     """A worker that stopped early logs a shorter duration than one that ran to the end."""
     project = harness.make_project("sqlite", tmp_path)
-    run = project.manage(
-        "concurrent_test",
-        "mishaps.tests.test_lives",
-        "--noinput",
-        "--workers",
-        "2",
-        "-v",
-        "2",
-        "--no-progress",
-        "--no-history",
-        "--json-report",
-        str(tmp_path / "report.json"),
-        env={"FAULTS_LIVES": "1"},
-    )
+    run = project.concurrent_test("mishaps.tests.test_lives", "-v", "2", env={"FAULTS_LIVES": "1"})
     assert run.returncode == 0, run.describe()
     logged = {
         int(match["slot"]): float(match["duration"])

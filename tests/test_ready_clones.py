@@ -24,7 +24,7 @@ from tests.test_two_runs import (  # noqa: F401  # background is a fixture
     Background,
     background,
     on_files,
-    wait_for,
+    start_waiting_run,
 )
 
 MARKER = "ready_marker"
@@ -147,23 +147,10 @@ def test_two_runs_at_once_never_share_a_ready_clone(
     background: Callable[..., Background],  # noqa: F811  # the fixture imported above
 ) -> None:
     ready = leave_one(project, tmp_path)
-    ready_file, go = tmp_path / "ready", tmp_path / "go"
     first_report = tmp_path / "first.json"
-    first = background(
-        "first",
-        "concurrent_test",
-        "shelf.crossrun.WaitsThenReadsSeed",
-        "--workers",
-        "1",
-        "--noinput",
-        "--no-progress",
-        "--no-history",
-        "--json-report",
-        str(first_report),
-        CROSSRUN_READY=str(ready_file),
-        CROSSRUN_GO=str(go),
+    first, go = start_waiting_run(
+        tmp_path, background, "first", "--no-history", "--json-report", str(first_report)
     )
-    wait_for(ready_file.exists, first)
 
     _, second = run(project, "ReadsSeed", tmp_path)
     go.touch()
@@ -181,19 +168,7 @@ def test_a_killed_runs_clone_is_cloned_again_never_used_as_it_is(
     background: Callable[..., Background],  # noqa: F811  # the fixture imported above
 ) -> None:
     ready = leave_one(project, tmp_path)
-    ready_file = tmp_path / "ready"
-    doomed = background(
-        "doomed",
-        "concurrent_test",
-        "shelf.crossrun.WaitsThenReadsSeed",
-        "--workers",
-        "1",
-        "--noinput",
-        "--no-progress",
-        CROSSRUN_READY=str(ready_file),
-        CROSSRUN_GO=str(tmp_path / "never"),
-    )
-    wait_for(ready_file.exists, doomed)
+    doomed, _ = start_waiting_run(tmp_path, background, "doomed")  # GO never comes
     doomed.kill()
 
     _, report = run(project, "ReadsSeed", tmp_path)

@@ -25,19 +25,8 @@ GROWTH_MB = 70
 MEMORY_LIMIT_MB = 150
 
 
-def run_suite(project: Project, tmp_path: Path, label: str, *options: str) -> Run:
-    run = project.manage(
-        "concurrent_test",
-        label,
-        "--noinput",
-        "--workers",
-        "2",
-        "--no-progress",
-        "--no-history",
-        "--json-report",
-        str(tmp_path / "report.json"),
-        *options,
-    )
+def run_suite(project: Project, label: str, *options: str) -> Run:
+    run = project.concurrent_test(label, *options)
     assert run.returncode == 0, run.describe()
     assert run.report, run.describe()
     return run
@@ -60,7 +49,7 @@ def assert_all_passed(run: Run, count: int) -> None:
 
 
 def test_max_units_per_worker_recycles_after_every_unit(project: Project, tmp_path: Path) -> None:
-    run = run_suite(project, tmp_path, ORDINARY, "--max-units-per-worker", "1")
+    run = run_suite(project, ORDINARY, "--max-units-per-worker", "1")
 
     assert_all_passed(run, 30)
     report = run.report
@@ -77,7 +66,7 @@ def test_max_units_per_worker_recycles_after_every_unit(project: Project, tmp_pa
 
 
 def test_without_a_limit_no_worker_is_recycled(project: Project, tmp_path: Path) -> None:
-    run = run_suite(project, tmp_path, ORDINARY)
+    run = run_suite(project, ORDINARY)
 
     assert_all_passed(run, 30)
     assert totals(run.report, "recycles") == 0, run.report["workers"]
@@ -90,9 +79,9 @@ def test_max_worker_memory_recycles_a_growing_worker(tmp_path: Path) -> None:
     least four on one of them, about 4 x 70 MB over its start.
     """
     growing = harness.make_project("sqlite", tmp_path / "limited")
-    limited = run_suite(growing, tmp_path, GROWTH, "--max-worker-memory", str(MEMORY_LIMIT_MB))
+    limited = run_suite(growing, GROWTH, "--max-worker-memory", str(MEMORY_LIMIT_MB))
     control_project = harness.make_project("sqlite", tmp_path / "unlimited")
-    control = run_suite(control_project, tmp_path, GROWTH)
+    control = run_suite(control_project, GROWTH)
 
     assert_all_passed(limited, GROWTH_UNITS)
     assert_all_passed(control, GROWTH_UNITS)
@@ -141,20 +130,8 @@ def test_a_recycled_worker_keeps_its_clone_flushed(
             }
         )
     )
-    run = files.manage(
-        "concurrent_test",
-        FLUSHED,
-        "--noinput",
-        "--workers",
-        "1",
-        "--max-units-per-worker",
-        "1",
-        "--timings-file",
-        str(timings),
-        "--no-progress",
-        "--no-history",
-        "--json-report",
-        str(tmp_path / "report.json"),
+    run = files.concurrent_test(
+        FLUSHED, "--max-units-per-worker", "1", "--timings-file", str(timings), workers=1
     )
 
     assert run.returncode == 0, run.describe()

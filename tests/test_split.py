@@ -81,38 +81,33 @@ def plan(
     return [(unit.key, tuple(piece.tests for piece in unit.pieces)) for unit in split]
 
 
-def test_the_class_that_bounds_the_run_is_split_across_the_workers() -> None:
-    costs = SplitCosts(setup={key(samples.BigTests): 0.1})
-    units = plan(
+def plan_big_and_small(
+    big: float, small: float, *, setup: float, workers: int = 2
+) -> list[tuple[str, tuple[tuple[int, ...], ...]]]:
+    """Plan BigTests and SmallTests, history saying they take ``big`` and ``small`` seconds."""
+    return plan(
         samples.BigTests,
         samples.SmallTests,
-        seconds={samples.BigTests: 8.0, samples.SmallTests: 2.0},
-        costs=costs,
+        seconds={samples.BigTests: big, samples.SmallTests: small},
+        costs=SplitCosts(setup={key(samples.BigTests): setup}),
+        workers=workers,
     )
+
+
+def test_the_class_that_bounds_the_run_is_split_across_the_workers() -> None:
+    units = plan_big_and_small(8.0, 2.0, setup=0.1)
     assert units == [(key(samples.BigTests), ((0, 2), (1, 3))), (key(samples.SmallTests), ())]
 
 
 def test_a_class_under_its_share_of_the_run_stays_whole() -> None:
-    costs = SplitCosts(setup={key(samples.BigTests): 0.1})
-    units = plan(
-        samples.BigTests,
-        samples.SmallTests,
-        seconds={samples.BigTests: 5.0, samples.SmallTests: 5.0},
-        costs=costs,
-    )
+    units = plan_big_and_small(5.0, 5.0, setup=0.1)
     assert units == [(key(samples.BigTests), ()), (key(samples.SmallTests), ())]
 
 
 def test_no_split_when_the_repeated_set_up_costs_more_than_it_gains() -> None:
     # Whole: 8 s. Split in two: pieces of 5 + 1.5 s, but the run holds 10 + 5 s of work: 7.5 s
     # on each worker, a gain of 0.5 s for 5 s more work.
-    costs = SplitCosts(setup={key(samples.BigTests): 5.0})
-    units = plan(
-        samples.BigTests,
-        samples.SmallTests,
-        seconds={samples.BigTests: 8.0, samples.SmallTests: 2.0},
-        costs=costs,
-    )
+    units = plan_big_and_small(8.0, 2.0, setup=5.0)
     assert units == [(key(samples.BigTests), ()), (key(samples.SmallTests), ())]
 
 
@@ -123,14 +118,7 @@ def test_without_history_nothing_is_split() -> None:
 
 
 def test_with_one_worker_nothing_is_split() -> None:
-    costs = SplitCosts(setup={key(samples.BigTests): 0.1})
-    units = plan(
-        samples.BigTests,
-        samples.SmallTests,
-        seconds={samples.BigTests: 8.0, samples.SmallTests: 2.0},
-        costs=costs,
-        workers=1,
-    )
+    units = plan_big_and_small(8.0, 2.0, setup=0.1, workers=1)
     assert units == [(key(samples.BigTests), ()), (key(samples.SmallTests), ())]
 
 
@@ -159,14 +147,7 @@ def test_each_piece_costs_one_set_up_and_keeps_the_unit_order() -> None:
 
 
 def test_four_workers_get_four_pieces_when_that_is_shortest() -> None:
-    costs = SplitCosts(setup={key(samples.BigTests): 0.0})
-    units = plan(
-        samples.BigTests,
-        samples.SmallTests,
-        seconds={samples.BigTests: 12.0, samples.SmallTests: 0.1},
-        costs=costs,
-        workers=4,
-    )
+    units = plan_big_and_small(12.0, 0.1, setup=0.0, workers=4)
     assert len(units[0][1]) == 4
 
 

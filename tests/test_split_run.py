@@ -3,12 +3,15 @@
 A timings file (hand-written, so no run depends on how fast this machine is) says that
 ``BigTests`` holds almost all of the run's work; the run cuts it into two pieces, one per
 worker. The same labels run under Django's serial runner (the fidelity suite's recording
-runner) give the reference, compared id for id with ``tests.test_fidelity.mismatches``.
+runner) give the reference, compared id for id with ``tests.test_fidelity.mismatches``. A worker
+that dies in a class fixture of every piece is compared with serial's run of the same fixture
+raising: one error under serial's pseudo-id either way.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +80,29 @@ def run_split(env: dict[str, str], tmp_path: Path, heavy: str, *labels: str) -> 
     return suite_run(args, env, record)
 
 
+def serial_and_split(
+    tmp_path: Path, heavy: str, env: dict[str, str], split_env: dict[str, str] | None = None
+) -> tuple[SuiteRun, SuiteRun]:
+    """Run ``heavy`` and SmallTests serially, then split (in ``split_env`` when given)."""
+    serial = run_serial(env, tmp_path, heavy, SMALL)
+    return serial, run_split(split_env or env, tmp_path, heavy, heavy, SMALL)
+
+
+def assert_serial_verdict(
+    serial: SuiteRun, concurrent: SuiteRun, *, passing_over: str = ""
+) -> None:
+    """Fail, showing both runs, unless the concurrent verdict is serial's, id for id.
+
+    ``passing_over`` starts the mismatches that are expected (and checked by the caller).
+    """
+    problems = [
+        problem
+        for problem in mismatches(serial, concurrent)
+        if not (passing_over and problem.startswith(passing_over))
+    ]
+    assert not problems, report(problems, serial, concurrent)
+
+
 def pieces_of(run: SuiteRun, tmp_path: Path, key: str) -> tuple[list[str], int]:
     """Return the report's split classes and how many unit records ``key`` has."""
     data: dict[str, Any] = json.loads((tmp_path / "concurrent.json").read_text())
@@ -85,18 +111,36 @@ def pieces_of(run: SuiteRun, tmp_path: Path, key: str) -> tuple[list[str], int]:
 
 @pytest.mark.parametrize("failing", ["", "setUpClass", "tearDownClass"])
 def test_a_split_class_gives_the_serial_verdict(tmp_path: Path, failing: str) -> None:
-    env = environment(tmp_path, SPLIT_FAIL=failing)
-    serial = run_serial(env, tmp_path, BIG, SMALL)
-    concurrent = run_split(env, tmp_path, BIG, BIG, SMALL)
+    serial, concurrent = serial_and_split(tmp_path, BIG, environment(tmp_path, SPLIT_FAIL=failing))
 
     assert pieces_of(concurrent, tmp_path, BIG) == ([BIG], 2), concurrent.describe()
-    problems = mismatches(serial, concurrent)
-    assert not problems, report(problems, serial, concurrent)
+    assert_serial_verdict(serial, concurrent)
     if failing:
         # Both pieces ran the fixture and it failed in both: one error, as serial reports it.
         name = f"{failing} ({BIG})"
         assert concurrent.output.count(f"ERROR: {name}") == 1, concurrent.describe()
         assert concurrent.outcomes[name] == "error"
+
+
+@pytest.mark.parametrize("place", ["setUpClass", "tearDownClass"])
+def test_a_worker_lost_in_a_class_fixture_of_every_piece_is_one_error(
+    tmp_path: Path, place: str
+) -> None:
+    # Serial has no worker to lose: its reference is the same fixture raising instead.
+    serial, concurrent = serial_and_split(
+        tmp_path,
+        BIG,
+        environment(tmp_path, SPLIT_FAIL=place),
+        split_env=environment(tmp_path, SPLIT_EXIT=place),
+    )
+
+    # A piece whose worker died records no unit: only the split itself is checked.
+    assert pieces_of(concurrent, tmp_path, BIG)[0] == [BIG], concurrent.describe()
+    name = f"{place} ({BIG})"
+    # The message names the death, not serial's exception.
+    assert_serial_verdict(serial, concurrent, passing_over=f"{name}: traceback lacks")
+    assert concurrent.output.count(f"ERROR: {name}") == 1, concurrent.describe()
+    assert re.search(r"died with exit code 3\b", concurrent.messages[name]), concurrent.describe()
 
 
 def test_the_subtests_skips_and_expected_failure_of_a_split_class_are_kept(
@@ -125,23 +169,17 @@ def test_the_subtests_skips_and_expected_failure_of_a_split_class_are_kept(
     ],
 )
 def test_opted_out_and_transaction_test_cases_are_never_split(tmp_path: Path, heavy: str) -> None:
-    env = environment(tmp_path)
-    serial = run_serial(env, tmp_path, heavy, SMALL)
-    concurrent = run_split(env, tmp_path, heavy, heavy, SMALL)
+    serial, concurrent = serial_and_split(tmp_path, heavy, environment(tmp_path))
 
     assert pieces_of(concurrent, tmp_path, heavy) == ([], 1), concurrent.describe()
-    problems = mismatches(serial, concurrent)
-    assert not problems, report(problems, serial, concurrent)
+    assert_serial_verdict(serial, concurrent)
 
 
 def test_the_setting_turns_splitting_off(tmp_path: Path) -> None:
-    env = environment(tmp_path, SPLIT="off")
-    serial = run_serial(env, tmp_path, BIG, SMALL)
-    concurrent = run_split(env, tmp_path, BIG, BIG, SMALL)
+    serial, concurrent = serial_and_split(tmp_path, BIG, environment(tmp_path, SPLIT="off"))
 
     assert pieces_of(concurrent, tmp_path, BIG) == ([], 1), concurrent.describe()
-    problems = mismatches(serial, concurrent)
-    assert not problems, report(problems, serial, concurrent)
+    assert_serial_verdict(serial, concurrent)
 
 
 def test_a_bad_setting_is_one_sentence_and_exit_status_2(tmp_path: Path) -> None:

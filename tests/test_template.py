@@ -9,6 +9,7 @@ Every database these tests make starts with ``test_tplq_<random>``, and each tes
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -63,14 +64,19 @@ def test_two_builds_at_the_same_moment_build_once(project: Project) -> None:
     assert actions == ["built", "reused"], outputs
 
 
+def wait_until_building(project: Project, run: subprocess.Popen[str]) -> None:
+    """Wait until ``run`` has made its half-built (``_bld_``) template database."""
+    deadline = time.monotonic() + 60
+    while not any("_bld_" in name for name in project.databases()):
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline, "the build never started"
+        time.sleep(0.1)
+
+
 def test_a_build_killed_half_way_is_cleaned_up_by_the_next(project: Project) -> None:
     run = project.popen("build_test_template", SLOW_MIGRATION="60")
     try:
-        deadline = time.monotonic() + 60
-        while not any("_bld_" in name for name in project.databases()):
-            assert run.poll() is None, run.communicate()
-            assert time.monotonic() < deadline, "the build never started"
-            time.sleep(0.1)
+        wait_until_building(project, run)
         time.sleep(0.3)  # well inside the sleeping data migration
     finally:
         run.send_signal(signal.SIGKILL)
@@ -94,11 +100,7 @@ def test_a_build_stopped_by_a_signal_leaves_nothing_half_built(
         command, "--noinput" if command == "concurrent_test" else "-v1", SLOW_MIGRATION="60"
     )
     try:
-        deadline = time.monotonic() + 60
-        while not any("_bld_" in name for name in project.databases()):
-            assert run.poll() is None, run.communicate()
-            assert time.monotonic() < deadline, "the build never started"
-            time.sleep(0.1)
+        wait_until_building(project, run)
     finally:
         run.send_signal(signum)
         _out, err = run.communicate(timeout=120)

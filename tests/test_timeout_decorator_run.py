@@ -65,26 +65,17 @@ def mismatches(run: Run, expectations: dict[str, str | None]) -> list[str]:
     return problems
 
 
-def concurrent_test(project: Project, tmp_path: Path, label: str, *options: str, **kw: str) -> Run:
-    return project.manage(
-        "concurrent_test",
-        label,
-        "--noinput",
-        "--workers",
-        "2",
-        "--no-progress",
-        "--json-report",
-        str(tmp_path / "report.json"),
-        *options,
-        env=dict(kw),
-        timeout=180,
+def run_adaptive(project: Project, *options: str) -> Run:
+    """Run the adaptive-timeout tests on the history ``project`` holds, with a 1 s floor."""
+    return project.concurrent_test(
+        "mishaps.tests.test_adaptive", *options, history=True, env=ADAPTIVE_ENV, timeout=180
     )
 
 
 def test_timeout_decorator_on_method_and_class_overrides_the_flag(tmp_path: Path) -> None:
     sqlite = make_project("sqlite", tmp_path)
-    run = concurrent_test(
-        sqlite, tmp_path, "mishaps.tests.test_limits", "--timeout-per-test", "2", "--no-history"
+    run = sqlite.concurrent_test(
+        "mishaps.tests.test_limits", "--timeout-per-test", "2", timeout=180
     )
 
     assert run.returncode == 1, run.describe()
@@ -111,15 +102,7 @@ def history_project(vendor: str, tmp_path: Path, used_servers: set[str]) -> Proj
 def test_adaptive_timeouts_follow_the_synthetic_history(
     history_project: Project, tmp_path: Path
 ) -> None:
-    run = concurrent_test(
-        history_project,
-        tmp_path,
-        "mishaps.tests.test_adaptive",
-        "--timeout-per-test",
-        "60",
-        "--adaptive-timeouts",
-        **ADAPTIVE_ENV,
-    )
+    run = run_adaptive(history_project, "--timeout-per-test", "60", "--adaptive-timeouts")
 
     assert run.returncode == 1, run.describe()
     problems = mismatches(run, ADAPTIVE_EXPECTATIONS)
@@ -133,9 +116,7 @@ def test_without_adaptive_timeouts_the_flag_rules(tmp_path: Path) -> None:
     assert sqlite.manage("migrate", "--noinput", "-v", "0").returncode == 0
     assert sqlite.manage("seed_test_history").returncode == 0
 
-    run = concurrent_test(
-        sqlite, tmp_path, "mishaps.tests.test_adaptive", "--timeout-per-test", "10", **ADAPTIVE_ENV
-    )
+    run = run_adaptive(sqlite, "--timeout-per-test", "10")
 
     assert run.returncode == 1, run.describe()
     flag_only = {test: ("10" if limit else None) for test, limit in ADAPTIVE_EXPECTATIONS.items()}

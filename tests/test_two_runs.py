@@ -121,6 +121,27 @@ def wait_for(condition: Callable[[], bool], *watched: Background) -> None:
         time.sleep(0.05)
 
 
+def start_waiting_run(
+    tmp_path: Path, start: Callable[..., Background], name: str, *options: str
+) -> tuple[Background, Path]:
+    """Start a one-worker run that waits inside its test until GO exists; return it and GO."""
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    run = start(
+        name,
+        "concurrent_test",
+        "shelf.crossrun.WaitsThenReadsSeed",
+        "--workers",
+        "1",
+        "--noinput",
+        "--no-progress",
+        *options,
+        CROSSRUN_READY=str(ready),
+        CROSSRUN_GO=str(go),
+    )
+    wait_for(ready.exists, run)
+    return run, go
+
+
 def clones(project: Project) -> list[str]:
     return [name for name in project.databases() if naming_kind(name) == "w"]
 
@@ -161,6 +182,15 @@ def start_paused_run(
     return run, go
 
 
+def output_of_waiter(waiter: Background, run: Background) -> str:
+    """Return the output of ``waiter``, which must pass, naming the ``run`` it waited for."""
+    returncode = waiter.finish()
+    output = waiter.output()
+    assert returncode == 0, output
+    assert f"pid {run.pid}" in output, output
+    return output
+
+
 def test_a_forced_rebuild_waits_for_a_run_that_clones_mid_run(
     project: Project, tmp_path: Path, background: Callable[..., Background]
 ) -> None:
@@ -173,10 +203,7 @@ def test_a_forced_rebuild_waits_for_a_run_that_clones_mid_run(
     go.touch()
 
     assert_serial_verdict(run, 2)
-    returncode = build.finish()
-    output = build.output()
-    assert returncode == 0, output
-    assert f"pid {run.pid}" in output, output  # it named the run it waited for
+    output = output_of_waiter(build, run)
     assert " built in " in output, output
     assert template in project.databases()
 
@@ -196,10 +223,7 @@ def test_prune_waits_for_a_run_of_an_older_fingerprint_that_clones_mid_run(
     go.touch()
 
     assert_serial_verdict(run, 2)
-    returncode = prune.finish()
-    output = prune.output()
-    assert returncode == 0, output
-    assert f"pid {run.pid}" in output, output
+    output = output_of_waiter(prune, run)
     assert f"dropped {old}" in output, output
     assert old not in project.databases()
     assert clones(project) == [], project.databases()
@@ -212,20 +236,7 @@ def test_two_keepdb_runs_at_once_both_pass_and_keep_their_own_clones(
     project: Project, tmp_path: Path, background: Callable[..., Background]
 ) -> None:
     on_files(project)
-    ready, go = tmp_path / "ready", tmp_path / "go"
-    first = background(
-        "first",
-        "concurrent_test",
-        "shelf.crossrun.WaitsThenReadsSeed",
-        "--workers",
-        "1",
-        "--keepdb",
-        "--noinput",
-        "--no-progress",
-        CROSSRUN_READY=str(ready),
-        CROSSRUN_GO=str(go),
-    )
-    wait_for(ready.exists, first)
+    first, go = start_waiting_run(tmp_path, background, "first", "--keepdb")
     [kept] = clones(project)
 
     # The same project and slot, a TransactionTestCase that flushes whatever clone it gets.
@@ -263,19 +274,7 @@ def test_the_clones_of_a_killed_run_are_dropped_by_the_next_run_or_prune(
     on_files(project)
     # Run-token clones; a killed run's ready clone is tested in tests/test_ready_clones.py.
     project.env["READY_CLONES"] = "false"
-    ready = tmp_path / "ready"
-    doomed = background(
-        "doomed",
-        "concurrent_test",
-        "shelf.crossrun.WaitsThenReadsSeed",
-        "--workers",
-        "1",
-        "--noinput",
-        "--no-progress",
-        CROSSRUN_READY=str(ready),
-        CROSSRUN_GO=str(tmp_path / "never"),
-    )
-    wait_for(ready.exists, doomed)
+    doomed, _ = start_waiting_run(tmp_path, background, "doomed")  # GO never comes
     left = clones(project)
     assert len(left) == 1, project.databases()
     doomed.kill()  # the whole process group: the parent and its worker, with no clean-up

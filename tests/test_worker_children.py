@@ -34,17 +34,7 @@ POLL_SECONDS = 0.1
 
 def test_code_under_test_can_start_processes(tmp_path: Path) -> None:
     project = make_project("sqlite", tmp_path)
-    run = project.manage(
-        "concurrent_test",
-        f"{CHILDREN}.ChildProcessTests",
-        "--noinput",
-        "--workers",
-        "2",
-        "--no-progress",
-        "--no-history",
-        "--json-report",
-        str(tmp_path / "report.json"),
-    )
+    run = project.concurrent_test(f"{CHILDREN}.ChildProcessTests")
     assert run.returncode == 0, run.describe()
     assert set(run.outcomes.values()) == {"passed"} and len(run.outcomes) == 2, run.describe()
     assert left_running(run.marker) == [], run.describe()

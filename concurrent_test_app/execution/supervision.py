@@ -235,9 +235,10 @@ class Supervision(abc.ABC):
         remaining = [test for test in item.tests if test not in worker.finished]
         fixture = worker.fixture
         if fixture is not None:
-            # As serial reports an exception in a fixture; a failed set-up means its tests
-            # do not run, and the unit is not retried for them.
-            self._pseudo_error(fixture.name, cause, slot, unit)
+            # As serial reports an exception in a fixture: once, though every piece of a split
+            # class runs the class fixtures. A failed set-up means its tests do not run, and
+            # the unit is not retried for them.
+            self._pseudo_error(fixture.name, cause, slot, unit, piece=item)
             if fixture.sets_up:
                 for test in remaining:
                     if test in fixture.tests:
@@ -254,13 +255,23 @@ class Supervision(abc.ABC):
         self._put_back(item.unit, remaining)
 
     def _pseudo_error(
-        self, name: str, message: str, slot: int | None, unit: WorkUnitSpec | None = None
+        self,
+        name: str,
+        message: str,
+        slot: int | None,
+        unit: WorkUnitSpec | None = None,
+        piece: RunUnit | None = None,
     ) -> None:
         """Report an error under a pseudo-id, as unittest reports one of a class fixture.
 
         Like serial's, it is an error of the run but not a test: "Ran N tests" leaves it out.
+        A fixture of a split class that another piece already reported is not reported again.
         """
-        calls = (ResultCall("addError", -1, holder=CaseInfo(name, name), error=message),)
+        calls: tuple[ResultCall, ...] = (
+            ResultCall("addError", -1, holder=CaseInfo(name, name), error=message),
+        )
+        if piece is not None:
+            calls = self.ledger.first_reports(unit, piece, calls)
         replay(self.result, unit, calls)
         self.ledger.add(slot, unit, calls)
 

@@ -122,6 +122,33 @@ class Project:
             run.report = json.loads(report_path.read_text())
         return run
 
+    def concurrent_test(
+        self,
+        *args: str,
+        workers: int = 2,
+        history: bool = False,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> Run:
+        """Run ``concurrent_test ARGS`` without prompts or progress bar, its JSON report read.
+
+        The report goes to ``report.json`` in the scratch folder; the timing history is left
+        alone unless ``history``.
+        """
+        return self.manage(
+            "concurrent_test",
+            *args,
+            "--noinput",
+            "--workers",
+            str(workers),
+            "--no-progress",
+            *(() if history else ("--no-history",)),
+            "--json-report",
+            str(self.scratch / "report.json"),
+            env=env,
+            timeout=timeout,
+        )
+
     def popen(
         self, *args: str, marker: str = "", env: dict[str, str] | None = None
     ) -> subprocess.Popen[str]:

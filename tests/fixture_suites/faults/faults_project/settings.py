@@ -10,29 +10,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-import environ
+from tests.fixture_suites.base_settings import *  # the settings every fixture shares
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-
-SECRET_KEY = "faults-not-secret"
-DEBUG = False
-USE_TZ = True
-ALLOWED_HOSTS = ["*"]
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
     "concurrent_test_app",
     "mishaps",
 ]
 
-MIDDLEWARE: list[str] = []
-
 # The tests point DATABASE_URL at a temporary file or at a database named for their session.
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'faults.sqlite3'}"),
-}
+DATABASES = {"default": default_database(BASE_DIR / "faults.sqlite3")}
 
 # Set, the SQLite tests run on database files (templates and clones are files too) instead of
 # Django's default in-memory test database.

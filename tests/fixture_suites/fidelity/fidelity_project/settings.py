@@ -5,21 +5,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import environ
+from tests.fixture_suites.base_settings import *  # the settings every fixture shares
 
 # Without DATABASE_URL, SQLite files (and the app's templates beside them) go to the system's
 # temporary folder, never into the repository.
 SCRATCH = Path(tempfile.gettempdir()) / "fidelity_fixture"
 SCRATCH.mkdir(exist_ok=True)
 
-env = environ.Env()
-
-SECRET_KEY = "fidelity-not-secret"
-DEBUG = False
-USE_TZ = True
-ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "fidelity_project.urls"
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # No contenttypes: a TransactionTestCase flush re-creates content types through post_migrate,
 # which then clash with the rows serialized_rollback restores (a Django limitation).
@@ -29,12 +22,11 @@ INSTALLED_APPS = [
     "ledger",
 ]
 
-MIDDLEWARE: list[str] = []
 # LiveServerTestCase serves static files under STATIC_URL; it must be set.
 STATIC_URL = "/static/"
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{SCRATCH / 'fidelity_main.sqlite3'}"),
+    "default": default_database(SCRATCH / "fidelity_main.sqlite3"),
     "other": env.db_url(
         "OTHER_DATABASE_URL", default=f"sqlite:///{SCRATCH / 'fidelity_other.sqlite3'}"
     ),

@@ -5,28 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import environ
+from tests.fixture_suites.base_settings import *  # the settings every fixture shares
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-
-SECRET_KEY = "split-not-secret"
-DEBUG = False
-USE_TZ = True
-ALLOWED_HOSTS = ["*"]
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
     "concurrent_test_app",
     "pieces",
 ]
 
-MIDDLEWARE: list[str] = []
-
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'split.sqlite3'}"),
-}
+DATABASES = {"default": default_database(BASE_DIR / "split.sqlite3")}
 
 # "off" turns class splitting off; anything else leaves the default (on).
 if os.environ.get("SPLIT") == "off":

@@ -4,28 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import environ
+from tests.fixture_suites.base_settings import *  # the settings every fixture shares
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-
-SECRET_KEY = "template-not-secret"
-DEBUG = False
-USE_TZ = True
-ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "template_project.urls"
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 INSTALLED_APPS = ["concurrent_test_app", "shelf"]
 # More apps for the tests of real-world configurations: django.contrib.postgres, importquery
 # (a migration that queries the connection at import), defaults (rows written by a post_migrate
 # receiver and by RunPython helpers of other modules), partial (a migration that makes no table).
 INSTALLED_APPS += env.list("TEMPLATE_EXTRA_APPS", default=[])
-MIDDLEWARE: list[str] = []
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'template.sqlite3'}"),
-}
+DATABASES = {"default": default_database(BASE_DIR / "template.sqlite3")}
 if env.bool("TEMPLATE_MIRROR", default=False):
     DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 

@@ -8,8 +8,9 @@ from concurrent_test_app import no_split
 from pieces.models import Seed
 
 
-@no_split
-class DecoratedTests(TestCase):
+class ThreeWrites:
+    """Three tests that each write a row: what each class below holds."""
+
     def test_one(self) -> None:
         Seed.objects.create(label="one")
 
@@ -20,25 +21,14 @@ class DecoratedTests(TestCase):
         Seed.objects.create(label="three")
 
 
-class AttributeTests(TestCase):
+@no_split
+class DecoratedTests(ThreeWrites, TestCase):
+    pass
+
+
+class AttributeTests(ThreeWrites, TestCase):
     concurrent_test_split = False
 
-    def test_one(self) -> None:
-        Seed.objects.create(label="one")
 
-    def test_two(self) -> None:
-        Seed.objects.create(label="two")
-
-    def test_three(self) -> None:
-        Seed.objects.create(label="three")
-
-
-class FlushingTests(TransactionTestCase):
-    def test_one(self) -> None:
-        Seed.objects.create(label="one")
-
-    def test_two(self) -> None:
-        Seed.objects.create(label="two")
-
-    def test_three(self) -> None:
-        Seed.objects.create(label="three")
+class FlushingTests(ThreeWrites, TransactionTestCase):
+    pass
