@@ -371,7 +371,9 @@ class ConcurrentTestRunner(DiscoverRunner):
     def run_pool(self, result: unittest.TestResult) -> None:
         """Run every unit on the worker pool, replaying onto ``result`` (called by the suite)."""
         assert self._databases is not None
-        scheduler = self.schedulers[self.scheduler_name](self._plan.units, self._plan.expected)
+        scheduler = self.schedulers[self.scheduler_name](
+            self._plan.units, self._plan.expected, workers=self.workers
+        )
         self._ledger = Ledger(self._plan.units)
         progress = self.make_progress(result)
         pool_limits = self.pool_limits()

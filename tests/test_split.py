@@ -154,14 +154,19 @@ def test_four_workers_get_four_pieces_when_that_is_shortest() -> None:
 # -- handing the pieces out ----------------------------------------------------------------------
 
 
-def test_pieces_are_handed_out_among_the_units_by_their_own_estimates() -> None:
+def test_pieces_are_dealt_among_the_units_by_their_own_estimates() -> None:
     costs = SplitCosts(setup={key(samples.BigTests): 0.0})
     groups = group_units(load(samples.SmallTests, samples.BigTests))
     expected = {key(samples.BigTests): 8.0, key(samples.SmallTests): 3.0}
     units = split_units(describe_units(groups), groups, expected, 2, lambda k, i: costs)
-    scheduler = LongestFirstScheduler(units, expected)
-    items = [scheduler.next_item(1) for _ in range(3)]
-    assert items == [RunUnit(1, (0, 2)), RunUnit(1, (1, 3)), RunUnit(0, (0,))]
+    scheduler = LongestFirstScheduler(units, expected, workers=2)
+    # Two pieces of 4 s go to two lists, SmallTests (3 s) beside the first; each list runs
+    # in serial order: SmallTests, discovered first, before its piece of BigTests.
+    assert [scheduler.next_item(1), scheduler.next_item(1)] == [
+        RunUnit(0, (0,)),
+        RunUnit(1, (0, 2)),
+    ]
+    assert scheduler.next_item(2) == RunUnit(1, (1, 3))
 
 
 # -- one verdict ---------------------------------------------------------------------------------

@@ -70,20 +70,38 @@ def spec(index: int, key: str, *, needs_clean: bool = False, flushes: bool = Fal
     return WorkUnitSpec(index, key, (info,), phase, flushes=flushes, needs_clean=needs_clean)
 
 
-def test_a_dirty_worker_is_never_given_a_testcase_unit() -> None:
+def test_a_clone_runs_testcase_units_before_a_flush_as_serial_does() -> None:
     units = [
         spec(0, "flush", flushes=True, phase=2),
         spec(1, "data", needs_clean=True),
         spec(2, "simple", phase=2),
     ]
     scheduler = LongestFirstScheduler(units, {"flush": 9.0, "data": 5.0, "simple": 1.0})
+    # One list, in serial order: the TestCase unit before the flush, whatever the estimates.
+    assert [scheduler.next_item(1) for _ in range(3)] == [
+        RunUnit(1, (0,)),
+        RunUnit(0, (0,)),
+        RunUnit(2, (0,)),
+    ]
+
+
+def test_a_dirty_worker_is_never_given_a_testcase_unit() -> None:
+    units = [
+        spec(0, "flush", flushes=True, phase=2),
+        spec(1, "data", needs_clean=True),
+        spec(2, "simple", phase=2),
+    ]
+    scheduler = LongestFirstScheduler(units, {"flush": 9.0, "data": 5.0, "simple": 1.0}, 2)
     assert scheduler.next_item(1) == RunUnit(0, (0,))
-    # The worker that ran the flush skips the TestCase unit but takes the next safe one...
+    scheduler.release_slot(2)  # its list (data, simple) is anyone's now
+    # The worker that ran the flush takes the safe unit after it, never the TestCase unit...
     assert scheduler.next_item(1, dirty=True) == RunUnit(2, (0,))
-    # ...and when only TestCase units are left it gets nothing: the pool gives it a fresh clone.
     assert scheduler.next_item(1, dirty=True) is None
-    assert len(scheduler) == 1
-    assert scheduler.next_item(2) == RunUnit(1, (0,))
+    # ...which is worth a fresh clone: the pool gives it one, and then it takes it.
+    assert scheduler.worth_a_fresh_clone(1)
+    scheduler.clone_replaced(1)
+    assert scheduler.next_item(1) == RunUnit(1, (0,))
+    assert len(scheduler) == 0
 
 
 def test_discovery_keeps_djangos_type_order() -> None:

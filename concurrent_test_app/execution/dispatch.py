@@ -67,7 +67,7 @@ class Dispatch(abc.ABC):
                 # process of the slot did it: a recycled worker keeps its predecessor's clone.
                 dirty = self.databases.is_flushed(worker.slot)
                 item = self.scheduler.next_item(worker.slot, dirty=dirty)
-                if item is None and len(self.scheduler):
+                if item is None and self.scheduler.worth_a_fresh_clone(worker.slot):
                     self._refresh(worker)
                     continue
             if item is None:

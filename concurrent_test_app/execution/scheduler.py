@@ -11,7 +11,8 @@ import heapq
 import logging
 import statistics
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from concurrent_test_app.exceptions import ConfigurationError
 from concurrent_test_app.protocol import RunUnit, WorkUnitSpec
@@ -24,7 +25,9 @@ class Scheduler:
 
     name = "base"
 
-    def __init__(self, units: Sequence[WorkUnitSpec], expected: Mapping[str, float]) -> None:
+    def __init__(
+        self, units: Sequence[WorkUnitSpec], expected: Mapping[str, float], workers: int = 1
+    ) -> None:
         self.units = list(units)
         self.units_by_index = {unit.index: unit for unit in self.units}
         self.expected = dict(expected)
@@ -56,6 +59,17 @@ class Scheduler:
         if item.tests:
             self._queue.appendleft(item)
 
+    def worth_a_fresh_clone(self, slot: int) -> bool:
+        """Return whether a worker that :meth:`next_item` gave nothing should start again on
+        a fresh clone (rather than stop): here, whenever work is left."""
+        return len(self) > 0
+
+    def clone_replaced(self, slot: int) -> None:
+        """Note that ``slot`` has a fresh clone (nothing to note here)."""
+
+    def release_slot(self, slot: int) -> None:
+        """Note that ``slot`` gets no worker again (nothing to note here)."""
+
     def drain(self) -> list[RunUnit]:
         """Remove and return everything not handed out yet."""
         items = list(self._queue)
@@ -72,14 +86,41 @@ class DiscoveryScheduler(Scheduler):
     name = "discovery"
 
     def order(self) -> list[WorkUnitSpec]:
-        # sorted() is stable: inside a phase the units keep discovery order.
-        return sorted(self.units, key=lambda unit: unit.phase)
+        return serial_order(self.units)
 
 
 class LongestFirstScheduler(Scheduler):
-    """Longest expected unit first; a unit never seen gets the median of known ones."""
+    """Longest expected work first, while every clone sees its tests in serial order.
+
+    Each item (a unit, or a piece of a split class) goes, longest expected first, to the list
+    of the slot with the least expected work so far (longest-processing-time-first); a unit
+    never seen gets the median of known ones. Each slot runs its own list in serial order
+    (Django's test type order, then discovery order). So, as under Django's ``--parallel``,
+    whose workers each take a subsequence of serial order, the tests a clone ran before a test
+    are only tests that serial runs before it too: a ``TestCase`` that expects the template's
+    next id in a table still gets it, since no test that serial runs later has advanced that
+    table's sequence on its clone (a rollback keeps sequences and auto-increment counters).
+
+    A slot whose list is done takes over the end of the list with the most expected work
+    left: the items after the last one it ran on its clone, up to half of that work. When
+    nothing is left that it may take on its clone, :meth:`worth_a_fresh_clone` tells the pool
+    whether a fresh clone (on which it may take anything) is worth starting.
+    """
 
     name = "longest"
+
+    def __init__(
+        self, units: Sequence[WorkUnitSpec], expected: Mapping[str, float], workers: int = 1
+    ) -> None:
+        self.workers = max(1, workers)
+        self._lists: dict[int, deque[_Entry]] = {}
+        self._bins: list[deque[_Entry]] = []
+        self._last: dict[int, _Position] = {}
+        self._orphans: list[_Entry] = []
+        self._rank: dict[int, int] = {}
+        # unit index -> (slot, entry, the slot's last position before it) of each hand-out.
+        self._handed: dict[int, list[tuple[int, _Entry, _Position]]] = {}
+        super().__init__(units, expected)
 
     def order(self) -> list[WorkUnitSpec]:
         estimates = expected_unit_seconds(self.units, self.expected)
@@ -87,10 +128,147 @@ class LongestFirstScheduler(Scheduler):
         return sorted(self.units, key=lambda unit: -estimates[unit.key])
 
     def items(self) -> list[RunUnit]:
-        # A split class's pieces take their place among the units by their own estimates.
+        """Deal every item to a slot's list (see the class); return them in serial order."""
         estimates = expected_unit_seconds(self.units, self.expected)
-        timed = [pair for unit in self.units for pair in unit_items(unit, estimates[unit.key])]
-        return [item for item, _ in sorted(timed, key=lambda pair: -pair[1])]
+        self._rank = {unit.index: rank for rank, unit in enumerate(serial_order(self.units))}
+        entries = [
+            _Entry((self._rank[unit.index], item.tests[0] if item.tests else 0), item, seconds)
+            for unit in self.units
+            for item, seconds in unit_items(unit, estimates[unit.key])
+        ]
+        self._bins = [deque() for _ in range(self.workers)]
+        loads = [(0.0, 0, number) for number in range(self.workers)]
+        # Longest first; equal estimates in serial order (ties: fewer items, then lower bin).
+        for entry in sorted(entries, key=lambda entry: (-entry.seconds, entry.position)):
+            load, count, number = heapq.heappop(loads)
+            self._bins[number].append(entry)
+            heapq.heappush(loads, (load + entry.seconds, count + 1, number))
+        for number, dealt in enumerate(self._bins):
+            self._bins[number] = deque(sorted(dealt, key=lambda entry: entry.position))
+        self._bins.reverse()  # the busiest list first: pop() gives it to the first slot
+        return [entry.item for entry in sorted(entries, key=lambda entry: entry.position)]
+
+    def _list(self, slot: int) -> deque[_Entry]:
+        """Return the list of ``slot``; the first time a slot asks, it gets a dealt one."""
+        if slot not in self._lists:
+            self._lists[slot] = self._bins.pop() if self._bins else deque()
+        return self._lists[slot]
+
+    def next_item(self, slot: int, dirty: bool = False) -> RunUnit | None:
+        own = self._list(slot)
+        last = self._last.get(slot, _BEFORE)
+
+        def takes(entry: _Entry) -> bool:
+            return entry.position > last and not (dirty and self._needs_clean(entry))
+
+        if not own and not any(takes(entry) for entry in self._orphans):
+            self._steal(slot, takes)
+        choices = [entry for entry in self._orphans if takes(entry)]
+        if own and takes(own[0]):
+            choices.append(own[0])
+        if not choices:
+            return None
+        entry = min(choices, key=lambda entry: entry.position)
+        if own and entry is own[0]:
+            own.popleft()
+        else:
+            self._orphans.remove(entry)
+        self._handed.setdefault(entry.item.unit, []).append((slot, entry, last))
+        self._last[slot] = entry.position
+        return entry.item
+
+    def _needs_clean(self, entry: _Entry) -> bool:
+        return self.units_by_index[entry.item.unit].needs_clean
+
+    def _steal(self, slot: int, takes: Callable[[_Entry], bool]) -> None:
+        """Move to ``slot``'s list the end of the busiest list that it may take."""
+        victims = [(other, work) for other, work in self._lists.items() if other != slot and work]
+        victims += [(-1 - number, work) for number, work in enumerate(self._bins) if work]
+        best: deque[_Entry] | None = None
+        for _, work in victims:
+            if takes(work[-1]) and (best is None or _seconds(work) > _seconds(best)):
+                best = work
+        if best is None:
+            return
+        share = _seconds(best) / 2
+        taken: list[_Entry] = []
+        while best and takes(best[-1]):
+            if taken and _seconds(taken) + best[-1].seconds > share:
+                break
+            taken.append(best.pop())
+        self._list(slot).extend(reversed(taken))
+
+    def worth_a_fresh_clone(self, slot: int) -> bool:
+        """Return whether ``slot`` should start again on a fresh clone to take work that is
+        left: its own (a flushed clone), another's that no slot may take otherwise, or at
+        least FRESH_CLONE_WORTH_SECONDS of a busier list."""
+        if self._list(slot) or self._orphans:
+            return True
+        lists = [work for other, work in self._lists.items() if other != slot] + self._bins
+        return any(_seconds(work) / 2 >= FRESH_CLONE_WORTH_SECONDS for work in lists if work)
+
+    def clone_replaced(self, slot: int) -> None:
+        """Note that ``slot`` has a fresh clone: no test has run on it yet."""
+        self._last.pop(slot, None)
+
+    def release_slot(self, slot: int) -> None:
+        """Note that ``slot`` gets no worker again: its list is anyone's to take."""
+        work = self._lists.pop(slot, None)
+        if work is None and self._bins:  # lost before it asked: the list it would have had
+            work = self._bins.pop()
+        self._orphans.extend(work or ())
+
+    def requeue(self, item: RunUnit) -> None:
+        """Put the unfinished rest of a handed-out item back at the head of its slot's list."""
+        if not item.tests:
+            return
+        for slot, entry, before in reversed(self._handed.get(item.unit, [])):
+            if set(item.tests) <= set(entry.item.tests):
+                rest = _Entry((entry.position[0], item.tests[0]), item, entry.seconds)
+                if slot in self._lists:
+                    self._lists[slot].appendleft(rest)
+                    self._last[slot] = min(self._last.get(slot, _BEFORE), before)
+                else:
+                    self._orphans.append(rest)
+                return
+        self._orphans.append(_Entry((self._rank[item.unit], item.tests[0]), item, 0.0))
+
+    def drain(self) -> list[RunUnit]:
+        entries = [e for work in [*self._lists.values(), *self._bins] for e in work]
+        entries += self._orphans
+        for work in [*self._lists.values(), *self._bins]:
+            work.clear()
+        self._orphans.clear()
+        return [entry.item for entry in sorted(entries, key=lambda entry: entry.position)]
+
+    def __len__(self) -> int:
+        return sum(len(work) for work in [*self._lists.values(), *self._bins]) + len(self._orphans)
+
+
+# Where an item stands in serial order: its unit's rank, then its first test.
+_Position = tuple[int, int]
+_BEFORE: _Position = (-1, -1)
+# A slot starts again on a fresh clone to take over at least this much of a busier list.
+FRESH_CLONE_WORTH_SECONDS = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class _Entry:
+    """An item in a slot's list: where it stands in serial order, and its expected seconds."""
+
+    position: _Position
+    item: RunUnit
+    seconds: float
+
+
+def _seconds(entries: Iterable[_Entry]) -> float:
+    return sum(entry.seconds for entry in entries)
+
+
+def serial_order(units: Sequence[WorkUnitSpec]) -> list[WorkUnitSpec]:
+    """Return the units in the order serial runs them: Django's test type order, then discovery."""
+    # sorted() is stable: inside a phase the units keep discovery order.
+    return sorted(units, key=lambda unit: unit.phase)
 
 
 def unit_items(unit: WorkUnitSpec, seconds: float) -> list[tuple[RunUnit, float]]:

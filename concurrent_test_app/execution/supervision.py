@@ -311,6 +311,7 @@ class Supervision(abc.ABC):
                 f"[CONCURRENT] Not replacing worker {worker.slot}: {self.restarts} restarts "
                 f"reached ({RESTART_FLAGS})"
             )
+            self.scheduler.release_slot(worker.slot)
             if not self._takers():
                 self._fail_queued(
                     f"Not run: the worker restart limit of {self.limits.max_restarts} was "
@@ -334,11 +335,13 @@ class Supervision(abc.ABC):
         except CloneUnavailableError as exc:
             self._lose_slot(slot, str(exc))
             return
+        self.scheduler.clone_replaced(slot)
         self._start(slot, settings)
 
     def _lose_slot(self, slot: int, reason: str) -> None:
         """Go on without ``slot``; with no worker left, each queued test is an error naming why."""
         self._say(f"[CONCURRENT] Worker {slot} is not started again: {reason}")
+        self.scheduler.release_slot(slot)
         if not self._takers():
             self._fail_queued(
                 f"Not run: {reason}, and no other worker was left to run this test.", slot
