@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -19,6 +20,24 @@ from concurrent_test_app.reports.records import OUTCOMES
 logger = logging.getLogger(__name__)
 
 OUTCOME_CHOICES = [(outcome, outcome.replace("_", " ")) for outcome in OUTCOMES]
+
+# A test is flaky when its outcome changed within this many of its most recent runs. Each Case
+# keeps that many outcomes itself, so recording a run never reads the growing CaseResult table.
+FLAKY_WINDOW = 10
+# Case.recent_outcomes spells each outcome with one letter, newest first ("pfp": passed in the
+# latest run, failed in the one before, passed before that).
+OUTCOME_LETTERS = {
+    "passed": "p",
+    "failed": "f",
+    "error": "e",
+    "skipped": "s",
+    "expected_failure": "x",
+    "unexpected_success": "u",
+    "not_run": "n",
+}
+# An outcome this app does not know (none today) is kept as such: neither passing nor failing.
+UNKNOWN_OUTCOME = "?"
+_OUTCOME_OF_LETTER = {letter: outcome for outcome, letter in OUTCOME_LETTERS.items()}
 
 
 class Run(models.Model):
@@ -68,8 +87,9 @@ class Run(models.Model):
 class Case(models.Model):
     """One test id as history knows it, with what its latest run said.
 
-    The latest values and the flaky flag are refreshed for the tests of every recorded run, so
-    the admin can list and filter thousands of tests without reading their whole history.
+    The latest values, the recent outcomes and the flaky flag are refreshed for the tests of
+    every recorded run, so the admin can list and filter thousands of tests, and a run can flag
+    its flaky tests, without reading their whole history.
     """
 
     # A test id has no length limit (subtest parameters are part of it), and MySQL cannot index
@@ -86,6 +106,12 @@ class Case(models.Model):
     flaky = models.BooleanField(
         default=False,
         help_text="Both a passing and a failing outcome among the test's most recent runs.",
+    )
+    recent_outcomes = models.CharField(
+        max_length=FLAKY_WINDOW,
+        blank=True,
+        editable=False,
+        help_text="One letter per outcome of the test's most recent runs, newest first.",
     )
 
     class Meta:
@@ -104,6 +130,17 @@ class Case(models.Model):
 def case_digest(test_id: str) -> str:
     """Return the unique key of a test id: its SHA-256 in hex."""
     return hashlib.sha256(test_id.encode()).hexdigest()
+
+
+def outcome_letters(newest_first: Iterable[str]) -> str:
+    """Return the value of Case.recent_outcomes for these outcomes (the newest FLAKY_WINDOW)."""
+    letters = "".join(OUTCOME_LETTERS.get(outcome, UNKNOWN_OUTCOME) for outcome in newest_first)
+    return letters[:FLAKY_WINDOW]
+
+
+def letter_outcomes(letters: str) -> list[str]:
+    """Return the outcomes a Case.recent_outcomes value stands for, newest first."""
+    return [_OUTCOME_OF_LETTER.get(letter, UNKNOWN_OUTCOME) for letter in letters]
 
 
 class CaseResult(models.Model):

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import random
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from concurrent_test_app import history
 from concurrent_test_app.exceptions import ConfigurationError
@@ -27,8 +33,19 @@ from concurrent_test_app.history import (
     worker_memory_p90,
     write_timings_file,
 )
-from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat
+from concurrent_test_app.history.store import newest_per_key
+from concurrent_test_app.models import (
+    OUTCOME_LETTERS,
+    Case,
+    CaseResult,
+    Run,
+    UnitTiming,
+    WorkerStat,
+    letter_outcomes,
+    outcome_letters,
+)
 from concurrent_test_app.reports.records import (
+    OUTCOMES,
     CaseRecord,
     RunReport,
     TemplateRecord,
@@ -230,6 +247,116 @@ def test_flaky_when_a_test_passed_and_failed_within_the_window() -> None:
 )
 def test_is_flaky(outcomes: list[str], flaky: bool) -> None:
     assert history.is_flaky(outcomes) is flaky
+
+
+def test_every_outcome_has_a_letter_of_its_own() -> None:
+    assert set(OUTCOME_LETTERS) == set(OUTCOMES)
+    assert len(set(OUTCOME_LETTERS.values())) == len(OUTCOMES)
+    newest_first = ["failed", *OUTCOMES, "passed", "passed", "passed", "passed"]
+    letters = outcome_letters(newest_first)
+    assert len(letters) == history.FLAKY_WINDOW
+    assert letter_outcomes(letters) == newest_first[: history.FLAKY_WINDOW]
+    # An outcome this app does not know stays neither passing nor failing.
+    assert letter_outcomes(outcome_letters(["cancelled", "passed"])) == ["?", "passed"]
+
+
+def window_outcomes() -> dict[str, list[str]]:
+    """Return each test's outcomes in its last FLAKY_WINDOW runs, newest first, from its results.
+
+    This is how a run flagged flaky tests before the cases kept their recent outcomes.
+    """
+    results = CaseResult.objects.all()
+    ranked: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    fields = ("case__test_id", "recency", "outcome")
+    for test_id, recency, outcome in newest_per_key(
+        results, "case_id", history.FLAKY_WINDOW, *fields
+    ):
+        ranked[test_id].append((recency, outcome))
+    return {test_id: [outcome for _, outcome in sorted(rows)] for test_id, rows in ranked.items()}
+
+
+def random_history(runs: int) -> Iterable[RunReport]:
+    """Yield ``runs`` reports of tests with random outcomes; some tests sit out some runs."""
+    rng = random.Random(7)
+    weights = [12, 3, 2, 2, 1, 1, 1]  # mostly passing, every outcome now and then
+    test_ids = [f"{unit}.test_{n}" for unit in ("a.A", "b.B", "c.C") for n in range(3)]
+    for number in range(runs):
+        # b.B runs every other time and c.C now and then: their windows span different runs.
+        units = {"a.A": 1.0, **({"b.B": 1.0} if number % 2 else {}), "c.C": 1.0}
+        if rng.random() < 0.4:
+            del units["c.C"]
+        outcomes = {test_id: rng.choices(OUTCOMES, weights)[0] for test_id in test_ids}
+        report = make_report(units, outcomes=outcomes, tests_per_unit=3, started_at=START + number)
+        # A class fixture's pseudo-test has a history of its own.
+        fixture = rng.choices(["passed", "error", "skipped"], [6, 2, 2])[0]
+        report.tests.append(CaseRecord("setUpClass (a.A)", fixture, 0.0, 1, "", "a.A"))
+        yield report
+
+
+@pytest.mark.django_db
+def test_flaky_is_what_the_window_over_the_results_says_after_every_run() -> None:
+    flags_seen = set()
+    for report in random_history(30):
+        assert record_run(report) is True
+        window = window_outcomes()
+        cases = list(Case.objects.all())
+        assert {case.test_id: letter_outcomes(case.recent_outcomes) for case in cases} == window
+        assert {case.test_id: case.flaky for case in cases} == {
+            test_id: history.is_flaky(outcomes) for test_id, outcomes in window.items()
+        }
+        flags_seen.update(case.flaky for case in cases)
+    assert flags_seen == {True, False}
+
+
+@pytest.mark.django_db
+def test_a_failure_keeps_a_test_flaky_until_it_leaves_the_window() -> None:
+    def run(number: int, outcome: str) -> Case:
+        outcomes = {"a.A.test_0": outcome}
+        assert record_run(make_report({"a.A": 1.0}, outcomes=outcomes, started_at=START + number))
+        return Case.objects.get(test_id="a.A.test_0")
+
+    assert run(0, "failed").flaky is False  # failing alone is not flaky
+    for number in range(1, history.FLAKY_WINDOW):
+        case = run(number, "passed")
+        assert case.flaky is True
+    # The failure is still the oldest of the window's runs...
+    assert case.recent_outcomes == "p" * (history.FLAKY_WINDOW - 1) + "f"
+    # ...and one run later it has left it.
+    case = run(history.FLAKY_WINDOW, "passed")
+    assert (case.flaky, case.recent_outcomes) == (False, "p" * history.FLAKY_WINDOW)
+
+
+@pytest.mark.django_db
+def test_recording_a_run_reads_nothing_from_the_results() -> None:
+    record_many(random_history(12))
+    report = make_report({"a.A": 1.0, "b.B": 1.0}, started_at=START + 100)
+    with CaptureQueriesContext(connection) as captured:
+        assert record_run(report) is True
+    table = CaseResult._meta.db_table
+    on_results = [query["sql"] for query in captured.captured_queries if table in query["sql"]]
+    # executemany is logged as "N times: INSERT ...".
+    assert [re.sub(r"^\d+ times: ", "", sql).split()[:2] for sql in on_results] == [
+        ["INSERT", "INTO"]
+    ]
+
+
+@pytest.mark.django_db
+def test_the_migration_fills_recent_outcomes_as_the_window_over_the_results_says() -> None:
+    record_many(random_history(25))
+    recorded = dict(Case.objects.values_list("test_id", "recent_outcomes"))
+    flags = dict(Case.objects.values_list("test_id", "flaky"))
+    # A history recorded before the cases kept their outcomes.
+    Case.objects.update(recent_outcomes="")
+    migration = importlib.import_module("concurrent_test_app.migrations.0002_case_recent_outcomes")
+    migration.fill_recent_outcomes(apps, SimpleNamespace(connection=connection))
+
+    filled = dict(Case.objects.values_list("test_id", "recent_outcomes"))
+    assert filled == recorded
+    window = window_outcomes()
+    assert {test_id: letter_outcomes(letters) for test_id, letters in filled.items()} == window
+    assert {
+        test_id: history.is_flaky(letter_outcomes(letters)) for test_id, letters in filled.items()
+    } == flags
 
 
 @pytest.mark.django_db
@@ -522,6 +649,11 @@ print(json.dumps({
     if tables else [],
 }))
 """
+RECENT_OUTCOMES = """
+import json
+from concurrent_test_app.models import Case
+print(json.dumps(dict(Case.objects.values_list("test_id", "recent_outcomes"))))
+"""
 
 
 def create_database(vendor: str, name: str) -> None:
@@ -561,10 +693,19 @@ def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
 
     env["HISTORY_PROBE_REPORTS"] = str(reports)
 
-    def probe() -> dict[str, object]:
-        completed = run_manage(SKEWED, "shell", "--no-imports", "-c", PROBE, env=env, timeout=120)
+    def probe(script: str = PROBE) -> dict[str, object]:
+        completed = run_manage(SKEWED, "shell", "--no-imports", "-c", script, env=env, timeout=120)
         assert completed.returncode == 0, completed.stderr
         return {**json.loads(completed.stdout.splitlines()[-1]), "stderr": completed.stderr}
+
+    def recent_outcomes() -> dict[str, object]:
+        found = probe(RECENT_OUTCOMES)
+        del found["stderr"]
+        return found
+
+    def migrate(*target: str) -> None:
+        migrated = run_manage(SKEWED, "migrate", *target, "-v", "0", env=env, timeout=120)
+        assert migrated.returncode == 0, migrated.stderr
 
     try:
         # No database at all: no history, no crash, and no database file made up.
@@ -580,8 +721,7 @@ def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
             assert unmigrated["recorded"] == [False, False]
             assert unmigrated["expected"] == {}
 
-        migrated = run_manage(SKEWED, "migrate", "-v", "0", env=env, timeout=120)
-        assert migrated.returncode == 0, migrated.stderr
+        migrate()
         result = probe()
         assert result["tables"] is True
         assert result["recorded"] == [True, True]
@@ -589,5 +729,12 @@ def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
         assert result["p90"] == pytest.approx(200.0)
         assert result["p95"] == {"a.A.test_0": pytest.approx(1.45), "b.B.test_1": 0.95}
         assert result["flaky"] == ["b.B.test_1"]
+        recent = {"a.A.test_0": "pp", "a.A.test_1": "pp", "b.B.test_0": "pp", "b.B.test_1": "fp"}
+        assert recent_outcomes() == recent
+
+        # The history of a project that recorded runs before the cases kept their outcomes.
+        migrate("concurrent_test_app", "0001")
+        migrate()
+        assert recent_outcomes() == recent
     finally:
         drop_database(vendor, name)
