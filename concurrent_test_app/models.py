@@ -160,6 +160,9 @@ class CaseResult(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "case"], name="concurrent_test_result_once")
         ]
+        # A run's start-up reads each test's newest results: this index finds them without
+        # reading the test's older ones, so the read costs the same however long the history.
+        indexes = [models.Index(fields=["case", "run"], name="concurrent_test_result_recent")]
 
     def __str__(self) -> str:
         return f"{self.case_id} in run {self.run_id}: {self.outcome}"
@@ -184,6 +187,8 @@ class UnitTiming(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "key"], name="concurrent_test_unit_once")
         ]
+        # As CaseResult's: each unit's newest timings without reading its older ones.
+        indexes = [models.Index(fields=["key", "run"], name="concurrent_test_unit_recent")]
 
     def __str__(self) -> str:
         return f"{self.key}: {self.seconds:.3f}s"

@@ -19,6 +19,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from concurrent_test_app import history
 from concurrent_test_app.exceptions import ConfigurationError
@@ -33,6 +34,7 @@ from concurrent_test_app.history import (
     worker_memory_p90,
     write_timings_file,
 )
+from concurrent_test_app.history.averages import moving_average, percentile
 from concurrent_test_app.history.store import newest_per_key
 from concurrent_test_app.models import (
     OUTCOME_LETTERS,
@@ -458,6 +460,102 @@ def test_expected_looks_only_at_recent_runs() -> None:
     for number in range(history.HISTORY_WINDOW):
         record_run(make_report({"app.tests.A": 1.0}, started_at=START + 1 + number))
     assert load_expected(["app.tests.A"]) == {"app.tests.A": pytest.approx(1.0)}
+
+
+def whole_history_reads(
+    unit_keys: Sequence[str], test_ids: Sequence[str]
+) -> tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:
+    """Return the expected, set-up, test average and p95 seconds of one window over all runs."""
+    window = history.HISTORY_WINDOW
+    timings: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+    for key, recency, seconds, setup in newest_per_key(
+        UnitTiming.objects.filter(key__in=unit_keys),
+        "key",
+        window,
+        *("key", "recency", "seconds", "setup_seconds"),
+    ):
+        timings[key].append((recency, seconds, setup))
+    durations: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    timed = CaseResult.objects.filter(
+        case__test_id__in=test_ids,
+        outcome__in=["passed", "failed", "expected_failure", "unexpected_success"],
+    )
+    for test_id, recency, duration in newest_per_key(
+        timed, "case_id", window, "case__test_id", "recency", "duration"
+    ):
+        durations[test_id].append((recency, duration))
+    expected = {
+        key: moving_average([s for _, s, _ in sorted(rows)]) for key, rows in timings.items()
+    }
+    setup = {key: moving_average([s for _, _, s in sorted(rows)]) for key, rows in timings.items()}
+    tests = {
+        test_id: moving_average([d for _, d in sorted(rows)]) for test_id, rows in durations.items()
+    }
+    p95 = {test_id: percentile([d for _, d in rows], 0.95) for test_id, rows in durations.items()}
+    return expected, setup, tests, p95
+
+
+@pytest.mark.django_db
+def test_start_up_reads_give_what_the_whole_history_gives() -> None:
+    # a.A runs every time, b.B in one run of four (a shard), old.O only in the first runs.
+    rng = random.Random(3)
+    for number in range(60):
+        units = {"a.A": rng.uniform(1, 9)}
+        if number % 4 == 0:
+            units["b.B"] = rng.uniform(1, 9)
+        if number < 12:
+            units["old.O"] = rng.uniform(1, 9)
+        outcomes = {"a.A.test_1": "failed"} if number % 3 else {"a.A.test_1": "error"}
+        report = make_report(
+            units, outcomes=outcomes, setup=rng.uniform(0, 1), started_at=START + number
+        )
+        assert record_run(report) is True
+    keys = ["a.A", "b.B", "old.O", "new.N"]
+    ids = [f"{key}.test_{n}" for key in keys for n in range(2)]
+
+    expected, setup, tests, p95 = whole_history_reads(keys, ids)
+    assert load_expected(keys) == expected
+    assert set(expected) == {"a.A", "b.B", "old.O"}
+    costs = history.load_split_costs(keys, ids)
+    assert (costs.setup, costs.tests) == (setup, tests)
+    assert test_duration_p95(ids) == p95
+    assert set(p95) == {f"{key}.test_{n}" for key in ("a.A", "b.B", "old.O") for n in range(2)}
+
+
+@pytest.mark.django_db
+def test_a_steady_history_is_read_from_its_last_runs_only() -> None:
+    record_many(make_report({"a.A": 1.0}, started_at=START + number) for number in range(30))
+    with CaptureQueriesContext(connection) as captured:
+        load_expected(["a.A"])
+    reads = [
+        query["sql"]
+        for query in captured.captured_queries
+        if UnitTiming._meta.db_table in query["sql"]
+    ]
+    assert len(reads) == 1
+    oldest = Run.objects.order_by("-id").values_list("pk", flat=True)[history.HISTORY_WINDOW - 1]
+    assert f'run_id" >= {oldest}' in reads[0]
+
+
+@pytest.mark.django_db
+def test_reads_look_at_the_last_10_40_and_160_runs_before_the_whole_history() -> None:
+    def floors_after(runs: int) -> list[int | None]:
+        moment = timezone.now()
+        made = Run.objects.count()
+        Run.objects.bulk_create(
+            Run(started_at=moment, finished_at=moment, outcome="passed") for _ in range(runs - made)
+        )
+        newest = list(Run.objects.order_by("-id").values_list("pk", flat=True))
+        floors = history.store._run_floors("default", history.HISTORY_WINDOW)
+        # Each floor as "the n-th newest run".
+        return [None if floor is None else newest.index(floor) + 1 for floor in floors]
+
+    assert floors_after(0) == [None]
+    assert floors_after(10) == [None]  # the last 10 runs are the whole history
+    assert floors_after(11) == [10, None]
+    assert floors_after(41) == [10, 40, None]
+    assert floors_after(160) == [10, 40, None]
+    assert floors_after(161) == [10, 40, 160, None]
 
 
 @pytest.mark.django_db
