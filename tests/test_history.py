@@ -834,5 +834,17 @@ def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
         migrate("concurrent_test_app", "0001")
         migrate()
         assert recent_outcomes() == recent
+
+        # Ten more runs of a.A alone: its reads come from the last ten runs, b.B's from all.
+        more = tmp_path / "more.pickle"
+        steady = [make_report({"a.A": 4.0}, started_at=START + 20 + n) for n in range(10)]
+        more.write_bytes(pickle.dumps(steady))
+        env["HISTORY_PROBE_REPORTS"] = str(more)
+        later = probe()
+        assert later["recorded"] == [True] * 10
+        assert later["expected"] == {"a.A": pytest.approx(4.0), "b.B": pytest.approx(2.0)}
+        assert later["p95"] == {"a.A.test_0": pytest.approx(1.95), "b.B.test_1": 0.95}
+        assert later["flaky"] == ["b.B.test_1"]
+        assert recent_outcomes() == {**recent, "a.A.test_0": "p" * 10, "a.A.test_1": "p" * 10}
     finally:
         drop_database(vendor, name)
