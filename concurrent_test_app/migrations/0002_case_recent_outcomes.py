@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from django.db import migrations, models
 
+# The app's own window query and letters: the filled values must read as record_run writes them.
 from concurrent_test_app.history.store import chunks, newest_per_key
 from concurrent_test_app.models import FLAKY_WINDOW, outcome_letters
 
