@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -19,6 +20,24 @@ from concurrent_test_app.reports.records import OUTCOMES
 logger = logging.getLogger(__name__)
 
 OUTCOME_CHOICES = [(outcome, outcome.replace("_", " ")) for outcome in OUTCOMES]
+
+# A test is flaky when its outcome changed within this many of its most recent runs. Each Case
+# keeps that many outcomes itself, so recording a run never reads the growing CaseResult table.
+FLAKY_WINDOW = 10
+# Case.recent_outcomes spells each outcome with one letter, newest first ("pfp": passed in the
+# latest run, failed in the one before, passed before that).
+OUTCOME_LETTERS = {
+    "passed": "p",
+    "failed": "f",
+    "error": "e",
+    "skipped": "s",
+    "expected_failure": "x",
+    "unexpected_success": "u",
+    "not_run": "n",
+}
+# An outcome this app does not know (none today) is kept as such: neither passing nor failing.
+UNKNOWN_OUTCOME = "?"
+_OUTCOME_OF_LETTER = {letter: outcome for outcome, letter in OUTCOME_LETTERS.items()}
 
 
 class Run(models.Model):
@@ -68,8 +87,9 @@ class Run(models.Model):
 class Case(models.Model):
     """One test id as history knows it, with what its latest run said.
 
-    The latest values and the flaky flag are refreshed for the tests of every recorded run, so
-    the admin can list and filter thousands of tests without reading their whole history.
+    The latest values, the recent outcomes and the flaky flag are refreshed for the tests of
+    every recorded run, so the admin can list and filter thousands of tests, and a run can flag
+    its flaky tests, without reading their whole history.
     """
 
     # A test id has no length limit (subtest parameters are part of it), and MySQL cannot index
@@ -86,6 +106,12 @@ class Case(models.Model):
     flaky = models.BooleanField(
         default=False,
         help_text="Both a passing and a failing outcome among the test's most recent runs.",
+    )
+    recent_outcomes = models.CharField(
+        max_length=FLAKY_WINDOW,
+        blank=True,
+        editable=False,
+        help_text="One letter per outcome of the test's most recent runs, newest first.",
     )
 
     class Meta:
@@ -106,6 +132,17 @@ def case_digest(test_id: str) -> str:
     return hashlib.sha256(test_id.encode()).hexdigest()
 
 
+def outcome_letters(newest_first: Iterable[str]) -> str:
+    """Return the value of Case.recent_outcomes for these outcomes (the newest FLAKY_WINDOW)."""
+    letters = "".join(OUTCOME_LETTERS.get(outcome, UNKNOWN_OUTCOME) for outcome in newest_first)
+    return letters[:FLAKY_WINDOW]
+
+
+def letter_outcomes(letters: str) -> list[str]:
+    """Return the outcomes a Case.recent_outcomes value stands for, newest first."""
+    return [_OUTCOME_OF_LETTER.get(letter, UNKNOWN_OUTCOME) for letter in letters]
+
+
 class CaseResult(models.Model):
     """What one test did in one run."""
 
@@ -123,6 +160,9 @@ class CaseResult(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "case"], name="concurrent_test_result_once")
         ]
+        # A run's start-up reads each test's newest results: this index finds them without
+        # reading the test's older ones, so the read costs the same however long the history.
+        indexes = [models.Index(fields=["case", "run"], name="concurrent_test_result_recent")]
 
     def __str__(self) -> str:
         return f"{self.case_id} in run {self.run_id}: {self.outcome}"
@@ -147,6 +187,8 @@ class UnitTiming(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "key"], name="concurrent_test_unit_once")
         ]
+        # As CaseResult's: each unit's newest timings without reading its older ones.
+        indexes = [models.Index(fields=["key", "run"], name="concurrent_test_unit_recent")]
 
     def __str__(self) -> str:
         return f"{self.key}: {self.seconds:.3f}s"

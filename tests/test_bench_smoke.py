@@ -173,3 +173,27 @@ def test_quick_pytest_section_on_sqlite(tmp_path: Path) -> None:
         assert group["runners"]["plugin_warm"]["template_median"] is not None
     markdown = (tmp_path / "results" / "latest.md").read_text()
     assert "## pytest: pytest-django + pytest-xdist" in markdown
+
+
+def test_history_size_bench_prints_a_row_per_history_size() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "bench/history_size.py",
+            "--runs",
+            "1,3",
+            "--tests",
+            "40",
+            "--repeat",
+            "1",
+        ],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = [line for line in completed.stdout.splitlines() if re.match(r"\| \d", line)]
+    assert [row.split(" | ")[:2] for row in rows] == [["| 1", "40"], ["| 3", "120"]]

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import random
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from concurrent_test_app import history
 from concurrent_test_app.exceptions import ConfigurationError
@@ -27,8 +34,20 @@ from concurrent_test_app.history import (
     worker_memory_p90,
     write_timings_file,
 )
-from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat
+from concurrent_test_app.history.averages import moving_average, percentile
+from concurrent_test_app.history.store import newest_per_key
+from concurrent_test_app.models import (
+    OUTCOME_LETTERS,
+    Case,
+    CaseResult,
+    Run,
+    UnitTiming,
+    WorkerStat,
+    letter_outcomes,
+    outcome_letters,
+)
 from concurrent_test_app.reports.records import (
+    OUTCOMES,
     CaseRecord,
     RunReport,
     TemplateRecord,
@@ -232,6 +251,116 @@ def test_is_flaky(outcomes: list[str], flaky: bool) -> None:
     assert history.is_flaky(outcomes) is flaky
 
 
+def test_every_outcome_has_a_letter_of_its_own() -> None:
+    assert set(OUTCOME_LETTERS) == set(OUTCOMES)
+    assert len(set(OUTCOME_LETTERS.values())) == len(OUTCOMES)
+    newest_first = ["failed", *OUTCOMES, "passed", "passed", "passed", "passed"]
+    letters = outcome_letters(newest_first)
+    assert len(letters) == history.FLAKY_WINDOW
+    assert letter_outcomes(letters) == newest_first[: history.FLAKY_WINDOW]
+    # An outcome this app does not know stays neither passing nor failing.
+    assert letter_outcomes(outcome_letters(["cancelled", "passed"])) == ["?", "passed"]
+
+
+def window_outcomes() -> dict[str, list[str]]:
+    """Return each test's outcomes in its last FLAKY_WINDOW runs, newest first, from its results.
+
+    This is how a run flagged flaky tests before the cases kept their recent outcomes.
+    """
+    results = CaseResult.objects.all()
+    ranked: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    fields = ("case__test_id", "recency", "outcome")
+    for test_id, recency, outcome in newest_per_key(
+        results, "case_id", history.FLAKY_WINDOW, *fields
+    ):
+        ranked[test_id].append((recency, outcome))
+    return {test_id: [outcome for _, outcome in sorted(rows)] for test_id, rows in ranked.items()}
+
+
+def random_history(runs: int) -> Iterable[RunReport]:
+    """Yield ``runs`` reports of tests with random outcomes; some tests sit out some runs."""
+    rng = random.Random(7)
+    weights = [12, 3, 2, 2, 1, 1, 1]  # mostly passing, every outcome now and then
+    test_ids = [f"{unit}.test_{n}" for unit in ("a.A", "b.B", "c.C") for n in range(3)]
+    for number in range(runs):
+        # b.B runs every other time and c.C now and then: their windows span different runs.
+        units = {"a.A": 1.0, **({"b.B": 1.0} if number % 2 else {}), "c.C": 1.0}
+        if rng.random() < 0.4:
+            del units["c.C"]
+        outcomes = {test_id: rng.choices(OUTCOMES, weights)[0] for test_id in test_ids}
+        report = make_report(units, outcomes=outcomes, tests_per_unit=3, started_at=START + number)
+        # A class fixture's pseudo-test has a history of its own.
+        fixture = rng.choices(["passed", "error", "skipped"], [6, 2, 2])[0]
+        report.tests.append(CaseRecord("setUpClass (a.A)", fixture, 0.0, 1, "", "a.A"))
+        yield report
+
+
+@pytest.mark.django_db
+def test_flaky_is_what_the_window_over_the_results_says_after_every_run() -> None:
+    flags_seen = set()
+    for report in random_history(30):
+        assert record_run(report) is True
+        window = window_outcomes()
+        cases = list(Case.objects.all())
+        assert {case.test_id: letter_outcomes(case.recent_outcomes) for case in cases} == window
+        assert {case.test_id: case.flaky for case in cases} == {
+            test_id: history.is_flaky(outcomes) for test_id, outcomes in window.items()
+        }
+        flags_seen.update(case.flaky for case in cases)
+    assert flags_seen == {True, False}
+
+
+@pytest.mark.django_db
+def test_a_failure_keeps_a_test_flaky_until_it_leaves_the_window() -> None:
+    def run(number: int, outcome: str) -> Case:
+        outcomes = {"a.A.test_0": outcome}
+        assert record_run(make_report({"a.A": 1.0}, outcomes=outcomes, started_at=START + number))
+        return Case.objects.get(test_id="a.A.test_0")
+
+    assert run(0, "failed").flaky is False  # failing alone is not flaky
+    for number in range(1, history.FLAKY_WINDOW):
+        case = run(number, "passed")
+        assert case.flaky is True
+    # The failure is still the oldest of the window's runs...
+    assert case.recent_outcomes == "p" * (history.FLAKY_WINDOW - 1) + "f"
+    # ...and one run later it has left it.
+    case = run(history.FLAKY_WINDOW, "passed")
+    assert (case.flaky, case.recent_outcomes) == (False, "p" * history.FLAKY_WINDOW)
+
+
+@pytest.mark.django_db
+def test_recording_a_run_reads_nothing_from_the_results() -> None:
+    record_many(random_history(12))
+    report = make_report({"a.A": 1.0, "b.B": 1.0}, started_at=START + 100)
+    with CaptureQueriesContext(connection) as captured:
+        assert record_run(report) is True
+    table = CaseResult._meta.db_table
+    on_results = [query["sql"] for query in captured.captured_queries if table in query["sql"]]
+    # executemany is logged as "N times: INSERT ...".
+    assert [re.sub(r"^\d+ times: ", "", sql).split()[:2] for sql in on_results] == [
+        ["INSERT", "INTO"]
+    ]
+
+
+@pytest.mark.django_db
+def test_the_migration_fills_recent_outcomes_as_the_window_over_the_results_says() -> None:
+    record_many(random_history(25))
+    recorded = dict(Case.objects.values_list("test_id", "recent_outcomes"))
+    flags = dict(Case.objects.values_list("test_id", "flaky"))
+    # A history recorded before the cases kept their outcomes.
+    Case.objects.update(recent_outcomes="")
+    migration = importlib.import_module("concurrent_test_app.migrations.0002_case_recent_outcomes")
+    migration.fill_recent_outcomes(apps, SimpleNamespace(connection=connection))
+
+    filled = dict(Case.objects.values_list("test_id", "recent_outcomes"))
+    assert filled == recorded
+    window = window_outcomes()
+    assert {test_id: letter_outcomes(letters) for test_id, letters in filled.items()} == window
+    assert {
+        test_id: history.is_flaky(letter_outcomes(letters)) for test_id, letters in filled.items()
+    } == flags
+
+
 @pytest.mark.django_db
 def test_a_requeued_unit_adds_up_and_never_counts_less_than_its_tests() -> None:
     report = make_report({"app.tests.A": 2.0})
@@ -331,6 +460,102 @@ def test_expected_looks_only_at_recent_runs() -> None:
     for number in range(history.HISTORY_WINDOW):
         record_run(make_report({"app.tests.A": 1.0}, started_at=START + 1 + number))
     assert load_expected(["app.tests.A"]) == {"app.tests.A": pytest.approx(1.0)}
+
+
+def whole_history_reads(
+    unit_keys: Sequence[str], test_ids: Sequence[str]
+) -> tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:
+    """Return the expected, set-up, test average and p95 seconds of one window over all runs."""
+    window = history.HISTORY_WINDOW
+    timings: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+    for key, recency, seconds, setup in newest_per_key(
+        UnitTiming.objects.filter(key__in=unit_keys),
+        "key",
+        window,
+        *("key", "recency", "seconds", "setup_seconds"),
+    ):
+        timings[key].append((recency, seconds, setup))
+    durations: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    timed = CaseResult.objects.filter(
+        case__test_id__in=test_ids,
+        outcome__in=["passed", "failed", "expected_failure", "unexpected_success"],
+    )
+    for test_id, recency, duration in newest_per_key(
+        timed, "case_id", window, "case__test_id", "recency", "duration"
+    ):
+        durations[test_id].append((recency, duration))
+    expected = {
+        key: moving_average([s for _, s, _ in sorted(rows)]) for key, rows in timings.items()
+    }
+    setup = {key: moving_average([s for _, _, s in sorted(rows)]) for key, rows in timings.items()}
+    tests = {
+        test_id: moving_average([d for _, d in sorted(rows)]) for test_id, rows in durations.items()
+    }
+    p95 = {test_id: percentile([d for _, d in rows], 0.95) for test_id, rows in durations.items()}
+    return expected, setup, tests, p95
+
+
+@pytest.mark.django_db
+def test_start_up_reads_give_what_the_whole_history_gives() -> None:
+    # a.A runs every time, b.B in one run of four (a shard), old.O only in the first runs.
+    rng = random.Random(3)
+    for number in range(60):
+        units = {"a.A": rng.uniform(1, 9)}
+        if number % 4 == 0:
+            units["b.B"] = rng.uniform(1, 9)
+        if number < 12:
+            units["old.O"] = rng.uniform(1, 9)
+        outcomes = {"a.A.test_1": "failed"} if number % 3 else {"a.A.test_1": "error"}
+        report = make_report(
+            units, outcomes=outcomes, setup=rng.uniform(0, 1), started_at=START + number
+        )
+        assert record_run(report) is True
+    keys = ["a.A", "b.B", "old.O", "new.N"]
+    ids = [f"{key}.test_{n}" for key in keys for n in range(2)]
+
+    expected, setup, tests, p95 = whole_history_reads(keys, ids)
+    assert load_expected(keys) == expected
+    assert set(expected) == {"a.A", "b.B", "old.O"}
+    costs = history.load_split_costs(keys, ids)
+    assert (costs.setup, costs.tests) == (setup, tests)
+    assert test_duration_p95(ids) == p95
+    assert set(p95) == {f"{key}.test_{n}" for key in ("a.A", "b.B", "old.O") for n in range(2)}
+
+
+@pytest.mark.django_db
+def test_a_steady_history_is_read_from_its_last_runs_only() -> None:
+    record_many(make_report({"a.A": 1.0}, started_at=START + number) for number in range(30))
+    with CaptureQueriesContext(connection) as captured:
+        load_expected(["a.A"])
+    reads = [
+        query["sql"]
+        for query in captured.captured_queries
+        if UnitTiming._meta.db_table in query["sql"]
+    ]
+    assert len(reads) == 1
+    oldest = Run.objects.order_by("-id").values_list("pk", flat=True)[history.HISTORY_WINDOW - 1]
+    assert f'run_id" >= {oldest}' in reads[0]
+
+
+@pytest.mark.django_db
+def test_reads_look_at_the_last_10_40_and_160_runs_before_the_whole_history() -> None:
+    def floors_after(runs: int) -> list[int | None]:
+        moment = timezone.now()
+        made = Run.objects.count()
+        Run.objects.bulk_create(
+            Run(started_at=moment, finished_at=moment, outcome="passed") for _ in range(runs - made)
+        )
+        newest = list(Run.objects.order_by("-id").values_list("pk", flat=True))
+        floors = history.store._run_floors("default", history.HISTORY_WINDOW)
+        # Each floor as "the n-th newest run".
+        return [None if floor is None else newest.index(floor) + 1 for floor in floors]
+
+    assert floors_after(0) == [None]
+    assert floors_after(10) == [None]  # the last 10 runs are the whole history
+    assert floors_after(11) == [10, None]
+    assert floors_after(41) == [10, 40, None]
+    assert floors_after(160) == [10, 40, None]
+    assert floors_after(161) == [10, 40, 160, None]
 
 
 @pytest.mark.django_db
@@ -522,6 +747,11 @@ print(json.dumps({
     if tables else [],
 }))
 """
+RECENT_OUTCOMES = """
+import json
+from concurrent_test_app.models import Case
+print(json.dumps(dict(Case.objects.values_list("test_id", "recent_outcomes"))))
+"""
 
 
 def create_database(vendor: str, name: str) -> None:
@@ -561,10 +791,19 @@ def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
 
     env["HISTORY_PROBE_REPORTS"] = str(reports)
 
-    def probe() -> dict[str, object]:
-        completed = run_manage(SKEWED, "shell", "--no-imports", "-c", PROBE, env=env, timeout=120)
+    def probe(script: str = PROBE) -> dict[str, object]:
+        completed = run_manage(SKEWED, "shell", "--no-imports", "-c", script, env=env, timeout=120)
         assert completed.returncode == 0, completed.stderr
         return {**json.loads(completed.stdout.splitlines()[-1]), "stderr": completed.stderr}
+
+    def recent_outcomes() -> dict[str, object]:
+        found = probe(RECENT_OUTCOMES)
+        del found["stderr"]
+        return found
+
+    def migrate(*target: str) -> None:
+        migrated = run_manage(SKEWED, "migrate", *target, "-v", "0", env=env, timeout=120)
+        assert migrated.returncode == 0, migrated.stderr
 
     try:
         # No database at all: no history, no crash, and no database file made up.
@@ -580,8 +819,7 @@ def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
             assert unmigrated["recorded"] == [False, False]
             assert unmigrated["expected"] == {}
 
-        migrated = run_manage(SKEWED, "migrate", "-v", "0", env=env, timeout=120)
-        assert migrated.returncode == 0, migrated.stderr
+        migrate()
         result = probe()
         assert result["tables"] is True
         assert result["recorded"] == [True, True]
@@ -589,5 +827,24 @@ def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
         assert result["p90"] == pytest.approx(200.0)
         assert result["p95"] == {"a.A.test_0": pytest.approx(1.45), "b.B.test_1": 0.95}
         assert result["flaky"] == ["b.B.test_1"]
+        recent = {"a.A.test_0": "pp", "a.A.test_1": "pp", "b.B.test_0": "pp", "b.B.test_1": "fp"}
+        assert recent_outcomes() == recent
+
+        # The history of a project that recorded runs before the cases kept their outcomes.
+        migrate("concurrent_test_app", "0001")
+        migrate()
+        assert recent_outcomes() == recent
+
+        # Ten more runs of a.A alone: its reads come from the last ten runs, b.B's from all.
+        more = tmp_path / "more.pickle"
+        steady = [make_report({"a.A": 4.0}, started_at=START + 20 + n) for n in range(10)]
+        more.write_bytes(pickle.dumps(steady))
+        env["HISTORY_PROBE_REPORTS"] = str(more)
+        later = probe()
+        assert later["recorded"] == [True] * 10
+        assert later["expected"] == {"a.A": pytest.approx(4.0), "b.B": pytest.approx(2.0)}
+        assert later["p95"] == {"a.A.test_0": pytest.approx(1.95), "b.B.test_1": 0.95}
+        assert later["flaky"] == ["b.B.test_1"]
+        assert recent_outcomes() == {**recent, "a.A.test_0": "p" * 10, "a.A.test_1": "p" * 10}
     finally:
         drop_database(vendor, name)

@@ -27,7 +27,6 @@ from concurrent_test_app.history.expected import (
     worker_memory_p90,
 )
 from concurrent_test_app.history.recording import (
-    FLAKY_WINDOW,
     class_of,
     git_revision,
     is_flaky,
@@ -43,6 +42,7 @@ from concurrent_test_app.history.timings import (
     read_timings_file,
     write_timings_file,
 )
+from concurrent_test_app.models import FLAKY_WINDOW
 
 __all__ = [
     "FLAKY_WINDOW",

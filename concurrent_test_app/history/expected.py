@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.db.models import Model, QuerySet
+
 from concurrent_test_app.history.averages import moving_average, percentile
-from concurrent_test_app.history.store import (
-    chunks,
-    history_alias,
-    newest_per_key,
-    read_history,
-)
+from concurrent_test_app.history.store import K, chunks, history_alias, newest_rows, read_history
 from concurrent_test_app.history.timings import read_timings_file
-from concurrent_test_app.models import CaseResult, Run, UnitTiming, WorkerStat
+from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat, case_digest
 
 logger = logging.getLogger(__name__)
 
@@ -64,16 +61,28 @@ def _expected_from_database(keys: Sequence[str], alias: str) -> dict[str, float]
 
 def _unit_averages(keys: Sequence[str], alias: str, column: str) -> dict[str, float]:
     """Return the moving average of a UnitTiming ``column`` over each unit's recent runs."""
-    recent: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for chunk in chunks(keys):
-        timings = UnitTiming.objects.using(alias).filter(key__in=chunk)
-        rows = newest_per_key(timings, "key", HISTORY_WINDOW, "key", "recency", column)
-        for key, recency, seconds in rows:
-            recent[key].append((recency, seconds))
-    return {
-        key: moving_average([seconds for _, seconds in sorted(values)])
-        for key, values in recent.items()
-    }
+
+    def timings(chunk: Sequence[str]) -> QuerySet[UnitTiming]:
+        return UnitTiming.objects.using(alias).filter(key__in=chunk)
+
+    recent = _newest_first(alias, timings, keys, "key", column)
+    return {key: moving_average(values) for key, values in recent.items()}
+
+
+def _newest_first(
+    alias: str,
+    rows_of: Callable[[Sequence[K]], QuerySet[Model]],
+    keys: Sequence[K],
+    key: str,
+    column: str,
+) -> dict[K, list[float]]:
+    """Return each key's ``column`` in its HISTORY_WINDOW newest rows, newest first."""
+    recent: dict[K, list[tuple[int, float]]] = defaultdict(list)
+    for found, recency, value in newest_rows(
+        alias, rows_of, keys, key, HISTORY_WINDOW, "recency", column
+    ):
+        recent[found].append((recency, value))
+    return {found: [value for _, value in sorted(values)] for found, values in recent.items()}
 
 
 def expected_from_timings_file(unit_keys: Sequence[str], path: Path) -> dict[str, float]:
@@ -176,12 +185,19 @@ test_duration_p95.__test__ = False  # type: ignore[attr-defined]
 
 
 def _recent_durations(ids: Sequence[str], alias: str) -> dict[str, list[float]]:
-    durations: dict[str, list[float]] = defaultdict(list)
-    for chunk in chunks(ids):
-        results = CaseResult.objects.using(alias).filter(
-            case__test_id__in=chunk, outcome__in=_TIMED_OUTCOMES
+    """Return each test's durations in its recent timed runs, newest first."""
+    # By the cases' keys, not by a join on their test ids: the database then reads each
+    # test's newest results from the (case, run) index instead of scanning all results.
+    digests = {case_digest(test_id): test_id for test_id in ids}
+    test_ids: dict[int, str] = {}
+    for chunk in chunks(list(digests)):
+        cases = Case.objects.using(alias).filter(digest__in=chunk)
+        test_ids.update((pk, digests[digest]) for pk, digest in cases.values_list("pk", "digest"))
+
+    def results(chunk: Sequence[int]) -> QuerySet[CaseResult]:
+        return CaseResult.objects.using(alias).filter(
+            case_id__in=chunk, outcome__in=_TIMED_OUTCOMES
         )
-        rows = newest_per_key(results, "case_id", HISTORY_WINDOW, "case__test_id", "duration")
-        for test_id, duration in rows:
-            durations[test_id].append(duration)
-    return durations
+
+    durations = _newest_first(alias, results, list(test_ids), "case_id", "duration")
+    return {test_ids[pk]: values for pk, values in durations.items()}

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from datetime import timezone as dt_timezone
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
@@ -26,20 +26,32 @@ from concurrent_test_app.history.store import (
     connected,
     history_alias,
     missing_history,
-    newest_per_key,
     warn_missing,
 )
-from concurrent_test_app.models import Case, CaseResult, Run, UnitTiming, WorkerStat, case_digest
+from concurrent_test_app.models import (
+    Case,
+    CaseResult,
+    Run,
+    UnitTiming,
+    WorkerStat,
+    case_digest,
+    letter_outcomes,
+    outcome_letters,
+)
 from concurrent_test_app.reports.records import CaseRecord, RunReport
 
 logger = logging.getLogger(__name__)
 
-# A test is flaky when its outcome changed within this many of its most recent runs.
-FLAKY_WINDOW = 10
-
 _GOOD_OUTCOMES = frozenset({"passed", "expected_failure"})
 _BAD_OUTCOMES = frozenset({"failed", "error", "unexpected_success"})
 _PSEUDO_TESTS = frozenset({"setUpClass", "tearDownClass", "setUpModule", "tearDownModule"})
+
+
+class KnownCase(NamedTuple):
+    """A test's row in history, as this run found it."""
+
+    pk: int
+    recent_outcomes: str  # Case.recent_outcomes before this run
 
 
 class UnitTotals(TypedDict):
@@ -215,9 +227,16 @@ def _create_run(report: RunReport, alias: str) -> Run:
     )
 
 
-def _write_results(report: RunReport, run: Run, cases: dict[str, int], alias: str) -> None:
+def _write_results(report: RunReport, run: Run, cases: dict[str, KnownCase], alias: str) -> None:
     rows = [
-        (run.pk, cases[record.id], record.duration, record.outcome, record.worker, record.message)
+        (
+            run.pk,
+            cases[record.id].pk,
+            record.duration,
+            record.outcome,
+            record.worker,
+            record.message,
+        )
         for record in _unique_records(report)
     ]
     # Plain INSERTs through executemany: bulk_create() makes and compiles a model instance
@@ -271,15 +290,16 @@ def _write_workers(report: RunReport, run: Run, alias: str) -> None:
     )
 
 
-def _cases(report: RunReport, alias: str) -> dict[str, int]:
-    """Return the primary key of every test id in the report, creating the missing cases."""
+def _cases(report: RunReport, alias: str) -> dict[str, KnownCase]:
+    """Return the row of every test id in the report, creating the missing cases."""
     ids = list(dict.fromkeys(record.id for record in report.tests))
     digests = {case_digest(test_id): test_id for test_id in ids}
-    found: dict[str, int] = {}
+    found: dict[str, KnownCase] = {}
 
     def look_up(chunk: Sequence[str]) -> None:
-        rows = Case.objects.using(alias).filter(digest__in=chunk).values_list("digest", "pk")
-        found.update((digests[digest], pk) for digest, pk in rows)
+        cases = Case.objects.using(alias).filter(digest__in=chunk)
+        rows = cases.values_list("digest", "pk", "recent_outcomes")
+        found.update((digests[digest], KnownCase(pk, recent)) for digest, pk, recent in rows)
 
     for chunk in chunks(list(digests)):
         look_up(chunk)
@@ -305,30 +325,26 @@ def _cases(report: RunReport, alias: str) -> dict[str, int]:
     return found
 
 
-def _refresh_cases(report: RunReport, run: Run, cases: dict[str, int], alias: str) -> None:
-    """Set each test's latest duration and outcome and its flaky flag after this run."""
-    outcomes: dict[int, list[str]] = defaultdict(list)
-    for chunk in chunks(list(cases.values())):
-        recent = CaseResult.objects.using(alias).filter(case_id__in=chunk)
-        rows = newest_per_key(recent, "case_id", FLAKY_WINDOW, "case_id", "outcome")
-        for case_id, outcome in rows:
-            outcomes[case_id].append(outcome)
-    updates = [
-        (
-            record.unit[:255],
-            record.duration,
-            record.outcome,
-            run.pk,
-            is_flaky(outcomes[cases[record.id]]),
-            cases[record.id],
-        )
-        for record in _unique_records(report)
-    ]
+def _refresh_cases(report: RunReport, run: Run, cases: dict[str, KnownCase], alias: str) -> None:
+    """Set each test's latest duration and outcome, recent outcomes and flaky flag after this run.
+
+    A test's outcomes in its last FLAKY_WINDOW runs are this run's in front of those its row
+    kept, so flagging it never reads its results: a run costs the same however long the
+    history. (Two runs that record the same test at the same moment may each keep only their
+    own outcome; the shards of one run never share a test.)
+    """
+    updates: list[tuple[Any, ...]] = []
+    for record in _unique_records(report):
+        case = cases[record.id]
+        recent = outcome_letters([record.outcome, *letter_outcomes(case.recent_outcomes)])
+        flaky = is_flaky(letter_outcomes(recent))
+        row = (record.unit[:255], record.duration, record.outcome, run.pk, recent, flaky, case.pk)
+        updates.append(row)
     # One plain UPDATE per test through executemany: QuerySet.bulk_update() builds a CASE
     # expression per row and field, which cost 2.6 s for 2,000 tests on SQLite.
     connection = connections[alias]
     quote = connection.ops.quote_name
-    names = ("unit", "latest_duration", "latest_outcome", "last_run", "flaky")
+    names = ("unit", "latest_duration", "latest_outcome", "last_run", "recent_outcomes", "flaky")
     column = {field.name: str(field.column) for field in Case._meta.concrete_fields}
     assignments = ", ".join(f"{quote(column[name])} = %s" for name in names)
     sql = f"UPDATE {quote(Case._meta.db_table)} SET {assignments} WHERE {quote(column['id'])} = %s"

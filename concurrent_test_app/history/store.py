@@ -7,6 +7,7 @@ just means "no history", said once as a warning and otherwise as a default answe
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -31,9 +32,14 @@ _DUMMY_ENGINE = "django.db.backends.dummy"
 # Rows per query and per batch: long IN lists and huge INSERTs hit the vendors' limits.
 CHUNK = 500
 _HISTORY_MODELS = (Run, Case, CaseResult, UnitTiming, WorkerStat)
+# A read of each key's newest rows looks among the last window runs first, then among this
+# many times as many, and over the whole history only for the keys still short of a window:
+# in a steady suite every key is found in the first look, however long the history is.
+_LOOK_BACK = (1, 4, 16)
 _warned_missing: set[str] = set()
 
 T = TypeVar("T")
+K = TypeVar("K", str, int)
 
 
 def history_alias(using: str | None) -> str:
@@ -69,6 +75,50 @@ def newest_per_key(
         *fields
     )
     return newest
+
+
+def newest_rows(
+    alias: str,
+    rows_of: Callable[[Sequence[K]], QuerySet[Model]],
+    keys: Sequence[K],
+    key: str,
+    window: int,
+    *fields: str,
+) -> list[tuple[Any, ...]]:
+    """Return ``key`` and ``fields`` of the ``window`` newest rows of each of ``keys``.
+
+    ``rows_of(chunk)`` gives the rows of some of the ``keys``. A key with a whole window of rows
+    among the last runs has no newer rows elsewhere, so its rows (and their ``recency``) are
+    what :func:`newest_per_key` gives over the whole history; only the keys short of a window
+    are read again, over more runs.
+    """
+    found: list[tuple[Any, ...]] = []
+    short = list(keys)
+    for floor in _run_floors(alias, window):
+        rows: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
+        for chunk in chunks(short):
+            recent = rows_of(chunk) if floor is None else rows_of(chunk).filter(run_id__gte=floor)
+            for row in newest_per_key(recent, key, window, key, *fields):
+                rows[row[0]].append(row)
+        for key_rows in rows.values():
+            if floor is None or len(key_rows) == window:
+                found.extend(key_rows)
+        short = [k for k in short if len(rows.get(k, ())) < window]
+        if not short:
+            break
+    return found
+
+
+def _run_floors(alias: str, window: int) -> list[int | None]:
+    """Return the oldest run id of each look :func:`newest_rows` takes; None is all of history."""
+    # One run more than the deepest look: a look that would reach the oldest run is the whole
+    # history, which is left to the last look.
+    deepest = window * _LOOK_BACK[-1] + 1
+    newest = list(Run.objects.using(alias).order_by("-id").values_list("pk", flat=True)[:deepest])
+    floors: list[int | None] = [
+        newest[window * times - 1] for times in _LOOK_BACK if window * times < len(newest)
+    ]
+    return [*floors, None]
 
 
 @contextmanager
