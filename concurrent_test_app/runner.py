@@ -20,7 +20,6 @@ import multiprocessing
 import sys
 import time
 import unittest
-from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -170,12 +169,6 @@ class ConcurrentTestRunner(DiscoverRunner):
         if self.timings_file is not None and self.timings_file.exists():
             history.read_timings_file(self.timings_file)
 
-    def check_engines(self, aliases: Iterable[str]) -> None:
-        """Refuse a database engine the suite needs but the app cannot clone."""
-        problems = unsupported_engines(aliases)
-        if problems:
-            raise ConfigurationError(problems[0])
-
     def resolve_timeouts(self) -> tuple[float | None, float | None, float | None]:
         """Return the per-test, per-worker and global limits (flags beat environment)."""
         timeouts = limits.resolve_timeouts(
@@ -249,14 +242,17 @@ class ConcurrentTestRunner(DiscoverRunner):
             self.finish(result)
             failed = False
         finally:
-            self._end_teardown(quiet=failed)
+            with self.time_keeper.timed("Total database teardown"):
+                self._databases.end_teardown(quiet=failed)
         self.time_keeper.print_results()
         return self.suite_result(suite, result)
 
     def plan(self, test_labels: list[str]) -> ConcurrentSuite:
         """Discover the suite, cut it into units and keep this shard's; return what runs."""
         suite = self.build_suite(test_labels)
-        self.check_engines(self.get_databases(suite))
+        problems = unsupported_engines(self.get_databases(suite))
+        if problems:  # an engine the suite needs that the app cannot clone
+            raise ConfigurationError(problems[0])
         self._plan = RunPlan.cut(
             suite,
             test_labels=test_labels,
@@ -284,7 +280,7 @@ class ConcurrentTestRunner(DiscoverRunner):
         self, suite: ConcurrentSuite, databases: dict[str, bool]
     ) -> unittest.TextTestResult:
         """Run the checks and the suite, then start dropping the workers' databases whatever
-        happened (:meth:`_end_teardown` waits for it)."""
+        happened (``end_teardown()`` in :meth:`_run` waits for it)."""
         assert self._databases is not None
         run_failed = completed = False
         try:
@@ -299,7 +295,7 @@ class ConcurrentTestRunner(DiscoverRunner):
             raise
         finally:
             try:
-                # The clones are dropped or made ready in the background (see _end_teardown).
+                # The clones are dropped or made ready in the background (see _run).
                 self._databases.begin_teardown(completed=completed)
                 # Names now point at the real databases again; drop any connection still open
                 # on a test database (SQLite ignores close() while its name is in-memory).
@@ -308,17 +304,6 @@ class ConcurrentTestRunner(DiscoverRunner):
                 # A teardown error never hides the run's own.
                 if not run_failed:
                     raise
-
-    def _end_teardown(self, *, quiet: bool) -> None:
-        """Wait for the clones' teardown and release the templates; with ``quiet`` (the run
-        failed already) a teardown error is not raised, so that it never hides the run's own."""
-        assert self._databases is not None
-        try:
-            with self.time_keeper.timed("Total database teardown"):
-                self._databases.end_teardown()
-        except Exception:
-            if not quiet:
-                raise
 
     def setup_worker_databases(self) -> None:
         assert self._databases is not None
@@ -339,11 +324,9 @@ class ConcurrentTestRunner(DiscoverRunner):
 
     def load_expected(self, unit_keys: list[str]) -> dict[str, float]:
         """Return the expected seconds of each unit from history or the timings file."""
-        if self.no_history:
-            if self.timings_file is None:
-                return {}
-            return history.expected_from_timings_file(unit_keys, self.timings_file)
-        return history.load_expected(unit_keys, timings_file=self.timings_file)
+        return history.load_expected(
+            unit_keys, timings_file=self.timings_file, from_database=not self.no_history
+        )
 
     def worker_spec(self) -> WorkerSpec:
         """Return the plain data every worker starts from (slot and databases filled in later)."""
@@ -352,20 +335,17 @@ class ConcurrentTestRunner(DiscoverRunner):
 
     def pool_limits(self) -> limits.PoolLimits:
         """Return the limits the pool enforces, from the flags, the environment and history."""
-        per_test, per_worker, global_ = self.resolve_timeouts()
-        p95: dict[str, float] = {}
-        if self.adaptive_timeouts and not self.no_history:
-            p95 = history.test_duration_p95(self._plan.test_ids())
-        restarts = self.max_restarts
-        return limits.PoolLimits(
-            timeout_per_test=per_test,
-            timeout_per_worker=per_worker,
-            global_deadline=None if global_ is None else self._started_monotonic + global_,
-            max_restarts=app_settings.restart_cap(self.workers) if restarts is None else restarts,
-            max_worker_memory_mb=self.max_worker_memory or app_settings.worker_max_memory_mb,
+        adaptive = self.adaptive_timeouts and not self.no_history
+        return limits.for_run(
+            self._plan,
+            self.resolve_timeouts(),
+            started=self._started_monotonic,
+            workers=self.workers,
+            p95=history.test_duration_p95(self._plan.test_ids()) if adaptive else {},
+            adaptive=self.adaptive_timeouts,
+            max_restarts=self.max_restarts,
+            max_worker_memory=self.max_worker_memory,
             max_units_per_worker=self.max_units_per_worker,
-            test_limit=limits.per_test(self._plan, per_test, p95, adaptive=self.adaptive_timeouts),
-            fixture_limit=limits.per_fixture(self._plan, per_test),
         )
 
     def run_pool(self, result: unittest.TestResult) -> None:

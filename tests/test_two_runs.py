@@ -33,10 +33,13 @@ from tests.projects import Project, drop_server_database, naming_kind
 
 # A TransactionTestCase unit first (it pauses at the rendezvous and flushes its clone), then a
 # TestCase unit that needs the template's rows: the worker gets a fresh clone in between.
+# The worker dies after FlushesThenWaits' rendezvous; its replacement clones the template
+# mid-run to run Flushes, which serial runs next (each clone keeps serial order, so a clone
+# is no longer made mid-run for a TestCase after a flush).
 MID_RUN = (
     "concurrent_test",
     "shelf.crossrun.FlushesThenWaits",
-    "shelf.crossrun.ReadsSeed",
+    "shelf.crossrun.Flushes",
     "--workers",
     "1",
     "--noinput",
@@ -47,7 +50,7 @@ TIMINGS = {
     "version": 1,
     "units": {
         "shelf.crossrun.FlushesThenWaits": {"seconds": 100.0, "setup_seconds": 0.0, "runs": 1},
-        "shelf.crossrun.ReadsSeed": {"seconds": 1.0, "setup_seconds": 0.0, "runs": 1},
+        "shelf.crossrun.Flushes": {"seconds": 1.0, "setup_seconds": 0.0, "runs": 1},
     },
 }
 WAIT_LIMIT = 120.0  # seconds any step below may take before the test gives up
@@ -177,9 +180,20 @@ def start_paused_run(
         *options,
         CROSSRUN_READY=str(ready),
         CROSSRUN_GO=str(go),
+        CROSSRUN_EXIT_AFTER="1",
     )
     wait_for(ready.exists, run)
     return run, go
+
+
+def assert_mid_run_verdict(run: Background) -> None:
+    """The paused run ends as it must: its first test lost with its worker, Flushes passed on
+    the replacement's clone, made mid-run."""
+    returncode = run.finish()
+    output = run.output()
+    assert returncode == 1, output
+    assert "Ran 2 tests" in output and "FAILED (errors=1)" in output, output
+    assert "died with exit code 3" in output and "Replacing worker 1" in output, output
 
 
 def output_of_waiter(waiter: Background, run: Background) -> str:
@@ -202,7 +216,7 @@ def test_a_forced_rebuild_waits_for_a_run_that_clones_mid_run(
     wait_for(lambda: "Waiting for" in build.output() or template not in project.databases(), build)
     go.touch()
 
-    assert_serial_verdict(run, 2)
+    assert_mid_run_verdict(run)
     output = output_of_waiter(build, run)
     assert " built in " in output, output
     assert template in project.databases()
@@ -222,7 +236,7 @@ def test_prune_waits_for_a_run_of_an_older_fingerprint_that_clones_mid_run(
     wait_for(lambda: "Waiting for" in prune.output() or old not in project.databases(), prune)
     go.touch()
 
-    assert_serial_verdict(run, 2)
+    assert_mid_run_verdict(run)
     output = output_of_waiter(prune, run)
     assert f"dropped {old}" in output, output
     assert old not in project.databases()
@@ -318,7 +332,7 @@ def test_a_mid_run_clone_waits_for_another_runs_set_up_saying_so(
     wait_for(lambda: "waits for 1 other session(s) on the template" in run.output(), run, other)
     released.touch()
 
-    assert_serial_verdict(run, 2)
+    assert_mid_run_verdict(run)
     assert_serial_verdict(other, 1)
 
 
@@ -339,11 +353,12 @@ def test_a_mid_run_clone_that_cannot_be_made_errors_its_tests_and_writes_every_r
     returncode = run.finish()
     output = run.output()
     assert returncode == 1, output
-    assert "Ran 2 tests" in output and "FAILED (errors=1)" in output, output
+    assert "Ran 2 tests" in output and "FAILED (errors=2)" in output, output
     assert report.exists(), output
     entries = {entry["id"]: entry for entry in json.loads(report.read_text())["tests"]}
-    assert entries["shelf.crossrun.FlushesThenWaits.test_write_then_wait"]["outcome"] == "passed"
-    failed = entries["shelf.crossrun.ReadsSeed.test_seed_row"]
+    lost = entries["shelf.crossrun.FlushesThenWaits.test_write_then_wait"]
+    assert lost["outcome"] == "error" and "exit code 3" in lost["message"], lost
+    failed = entries["shelf.crossrun.Flushes.test_write"]
     assert failed["outcome"] == "error", failed
     assert "could not get a fresh clone" in failed["message"], failed
     assert f"The template {template!r} does not exist" in failed["message"], failed

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
@@ -40,6 +39,7 @@ from concurrent_test_app.databases.holds import RunDatabase
 from concurrent_test_app.databases.owners import Owner
 from concurrent_test_app.databases.schema import migration_drift_warning
 from concurrent_test_app.databases.sweep import Sweep, sweep_clones
+from concurrent_test_app.databases.teardown import Teardown
 from concurrent_test_app.databases.template import TemplateBuilder, TemplateResult, repoint
 from concurrent_test_app.databases.types import Say
 from concurrent_test_app.exceptions import CloneUnavailableError
@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 _ACTIONS = {"reused": "Reused", "built": "Built", "incremental": "Updated"}
 
 
-class WorkerDatabases:
+class WorkerDatabases(Teardown):
     """Build or reuse every template the suite needs, and clone it once per worker slot."""
 
     def __init__(
@@ -345,97 +345,3 @@ class WorkerDatabases:
         if all(database.in_memory for database in self._databases):
             self._flushed.discard(slot)
         return self.worker_settings(slot)
-
-    def drop_slot(self, slot: int) -> None:
-        """Drop the clones of worker ``slot``; with --keepdb keep its kept clones unless flushed."""
-        kept = False
-        for database in self._databases:
-            name = database.clones.get(slot)
-            if name is None:
-                continue
-            if self.keepdb and slot not in self._flushed and holds.is_kept(name):
-                holds.keep_clean(database, name)  # the next --keepdb run may reuse it
-                kept = True
-                continue
-            del database.clones[slot]
-            database.cloner.drop(name)
-        if not kept:
-            self._prepared.discard(slot)
-            self._flushed.discard(slot)
-
-    def teardown(self, *, completed: bool = False) -> None:
-        """Drop every clone unless --keepdb, then give every alias its real database name back.
-
-        A ``completed`` run first leaves ready clones for the next (see databases/ready.py).
-        Templates always stay: the next run reuses them. The run's holds on them (and its
-        claims on kept and ready clones) end last, once its clones are gone or marked kept.
-        """
-        self.begin_teardown(completed=completed)
-        self.end_teardown()
-
-    def begin_teardown(self, *, completed: bool = False) -> None:
-        """Give every alias its real database name back, and start :meth:`teardown`'s work on
-        the clones in a thread: the server copies while the run writes history and reports.
-
-        :meth:`end_teardown` waits for that work and then releases the templates.
-        """
-        connections.close_all()
-        self._guards.close()
-        for alias, old_name in self._old_names.items():
-            repoint(connections[alias], old_name)
-        self._old_names.clear()
-        # The thread uses only the cloners' own connections, never django.db.connections.
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="teardown")
-        self._clearing = thread.submit(self._clear, completed)
-        thread.shutdown(wait=False)  # takes no more work; the job runs on
-
-    def end_teardown(self) -> None:
-        """Wait for the clones' teardown, then release the templates; raise its first error."""
-        errors: list[BaseException] = []
-        try:
-            if self._clearing is not None:
-                errors.extend(self._clearing.result())
-        finally:
-            self._clearing = None
-            try:
-                self._holds.close()
-            except Exception as exc:  # the server may be gone already; so are the holds then
-                logger.warning("Could not release the templates: %s", exc)
-                errors.append(exc)
-        if errors:
-            raise errors[0]
-
-    def _clear(self, completed: bool) -> list[BaseException]:
-        """Leave ready clones (after a ``completed`` run) and drop the others; return errors."""
-        errors: list[BaseException] = []
-        if completed and self.ready_clones:
-            self._leave_ready()
-        for slot in sorted({slot for d in self._databases for slot in d.clones}):
-            try:
-                self.drop_slot(slot)
-            except Exception as exc:  # a teardown error must not hide the others
-                logger.warning("Could not drop the clones of worker %s: %s", slot, exc)
-                errors.append(exc)
-        return errors
-
-    def _leave_ready(self) -> None:
-        """Make the run's clones ready for the next run; a failure only costs the next run."""
-        for database in self._databases:
-            each = _concurrently if database.cloner.can_clone_concurrently else ready.in_turn
-            try:
-                made = ready.leave_ready(database, self._flushed, each)
-            except Exception as exc:  # the clones left are dropped as usual
-                logger.warning("Could not leave ready clones of %s: %s", database.template, exc)
-                self.log(f"Warning: no ready clones of {database.template} were left ({exc}).")
-                continue
-            if made and self.verbosity >= 2:
-                self.log(f"Left {len(made)} ready clone(s) of {database.template}.")
-
-
-def _concurrently(make: Callable[[str], None], names: list[str]) -> None:
-    """Apply ``make`` to every name at once (each clone on a connection of its own)."""
-    if len(names) < 2:
-        ready.in_turn(make, names)
-        return
-    with ThreadPoolExecutor(max_workers=min(len(names), 4)) as pool:
-        list(pool.map(make, names))

@@ -102,3 +102,30 @@ def per_fixture(plan: RunPlan, per_test: float | None) -> FixtureLimit:
         return decorated if decorated is not None else per_test
 
     return fixture_limit
+
+
+def for_run(
+    plan: RunPlan,
+    timeouts: tuple[float | None, float | None, float | None],
+    *,
+    started: float,
+    workers: int,
+    p95: Mapping[str, float],
+    adaptive: bool,
+    max_restarts: int | None,
+    max_worker_memory: float | None,
+    max_units_per_worker: int | None,
+) -> PoolLimits:
+    """Return a run's limits: ``timeouts`` (per test, per worker, and global from the
+    ``started`` moment), the flags given, and the settings' defaults for the rest."""
+    test_seconds, worker_seconds, run_seconds = timeouts
+    return PoolLimits(
+        timeout_per_test=test_seconds,
+        timeout_per_worker=worker_seconds,
+        global_deadline=None if run_seconds is None else started + run_seconds,
+        max_restarts=app_settings.restart_cap(workers) if max_restarts is None else max_restarts,
+        max_worker_memory_mb=max_worker_memory or app_settings.worker_max_memory_mb,
+        max_units_per_worker=max_units_per_worker,
+        test_limit=per_test(plan, test_seconds, p95, adaptive=adaptive),
+        fixture_limit=per_fixture(plan, test_seconds),
+    )

@@ -33,18 +33,23 @@ _TIMED_OUTCOMES = frozenset({"passed", "failed", "expected_failure", "unexpected
 
 
 def load_expected(
-    unit_keys: Sequence[str], *, using: str | None = None, timings_file: Path | None = None
+    unit_keys: Sequence[str],
+    *,
+    using: str | None = None,
+    timings_file: Path | None = None,
+    from_database: bool = True,
 ) -> dict[str, float]:
     """Return the expected seconds (tests and set-up) of every unit that has a history.
 
-    The database's history wins; the timings file fills in units the database has never
-    seen (all of them on a fresh CI machine). Units known to neither are left out: the
-    scheduler gives them the median of the known ones.
+    The database's history wins (not under --no-history, ``from_database`` False); the
+    timings file fills in units the database has never seen (all of them on a fresh CI
+    machine). Units known to neither are left out: the scheduler gives them the median of
+    the known ones.
     """
     keys = list(dict.fromkeys(unit_keys))
-    alias = history_alias(using)
     expected: dict[str, float] = {}
-    if keys:
+    if keys and from_database:
+        alias = history_alias(using)
         expected = read_history(
             alias, "timing history", lambda alias: _expected_from_database(keys, alias), {}
         )

@@ -33,11 +33,14 @@ def rendezvous(ready_variable: str = "CROSSRUN_READY", go_variable: str = "CROSS
 
 
 class FlushesThenWaits(TransactionTestCase):
-    """Empties its clone when it ends, so a TestCase after it needs a fresh clone (mid-run)."""
+    """Waits at the rendezvous; with CROSSRUN_EXIT_AFTER its worker then dies, so that the
+    worker that replaces it clones the template mid-run."""
 
     def test_write_then_wait(self):
         Author.objects.create(name="Flushed at the end")
         rendezvous()
+        if os.environ.get("CROSSRUN_EXIT_AFTER"):
+            os._exit(3)
 
 
 class ReadsSeed(TestCase):
