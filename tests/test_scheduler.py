@@ -162,14 +162,26 @@ def test_a_lost_slots_list_goes_to_whoever_may_take_it() -> None:
     assert len(scheduler) == 0
 
 
+def test_without_history_workers_take_the_next_unit_from_one_queue() -> None:
+    # As Django's --parallel: a worker busy with a long unit leaves the rest to the others.
+    units = make_units(*[(f"m.U{i}", 1) for i in range(6)])
+    seconds = {0: 10.0, 1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0}
+    runs: dict[int, list[list[RunUnit]]] = {}
+    assert simulate(LongestFirstScheduler(units, {}, workers=2), seconds, 2, runs=runs) == 10.0
+    assert [[item.unit for item in clone] for clone in runs[1]] == [[1, 2, 3, 4, 5]]
+
+
+@pytest.mark.parametrize("history", [True, False])
 @pytest.mark.parametrize("seed", range(20))
-def test_every_clone_runs_its_units_in_serial_order(seed: int) -> None:
+def test_every_clone_runs_its_units_in_serial_order(seed: int, history: bool) -> None:
     # Estimates off by up to 3x either way, so that lists end at other times than planned
     # and workers take over the ends of others' lists, or start again on fresh clones.
     rng = random.Random(seed)
     units = make_units(*[(f"m.U{i:02d}", 1) for i in range(30)])
     seconds = {unit.index: rng.choice([0.1, 0.5, 1.0, 4.0]) for unit in units}
     expected = {unit.key: seconds[unit.index] * rng.uniform(1 / 3, 3) for unit in units}
+    if not history:
+        expected = {}
     runs: dict[int, list[list[RunUnit]]] = {}
     simulate(LongestFirstScheduler(units, expected, workers=3), seconds, 3, runs=runs)
     ran = [item.unit for clones in runs.values() for clone in clones for item in clone]

@@ -118,6 +118,7 @@ class LongestFirstScheduler(Scheduler):
         self._last: dict[int, _Position] = {}
         self._orphans: list[_Entry] = []
         self._rank: dict[int, int] = {}
+        self._shared: deque[_Entry] | None = None  # without history: one list for all
         # unit index -> (slot, entry, the slot's last position before it) of each hand-out.
         self._handed: dict[int, list[tuple[int, _Entry, _Position]]] = {}
         super().__init__(units, expected)
@@ -136,6 +137,11 @@ class LongestFirstScheduler(Scheduler):
             for unit in self.units
             for item, seconds in unit_items(unit, estimates[unit.key])
         ]
+        if not any(entry.seconds for entry in entries):
+            # No history at all: one queue in serial order for every slot, as Django's
+            # --parallel hands units out; each slot still takes them in serial order.
+            self._shared = deque(sorted(entries, key=lambda entry: entry.position))
+            return [entry.item for entry in self._shared]
         self._bins = [deque() for _ in range(self.workers)]
         loads = [(0.0, 0, number) for number in range(self.workers)]
         # Longest first; equal estimates in serial order (ties: fewer items, then lower bin).
@@ -150,6 +156,8 @@ class LongestFirstScheduler(Scheduler):
 
     def _list(self, slot: int) -> deque[_Entry]:
         """Return the list of ``slot``; the first time a slot asks, it gets a dealt one."""
+        if self._shared is not None:
+            return self._shared
         if slot not in self._lists:
             self._lists[slot] = self._bins.pop() if self._bins else deque()
         return self._lists[slot]
@@ -164,15 +172,18 @@ class LongestFirstScheduler(Scheduler):
         if not own and not any(takes(entry) for entry in self._orphans):
             self._steal(slot, takes)
         choices = [entry for entry in self._orphans if takes(entry)]
-        if own and takes(own[0]):
-            choices.append(own[0])
+        # A dealt list is in serial order past the slot's last item; the shared one may hold,
+        # at its head, the rest of an item another slot was running: pass over it.
+        first = next((entry for entry in own if takes(entry)), None)
+        if first is not None and (first is own[0] or self._shared is not None):
+            choices.append(first)
         if not choices:
             return None
         entry = min(choices, key=lambda entry: entry.position)
-        if own and entry is own[0]:
-            own.popleft()
-        else:
+        if entry in self._orphans:
             self._orphans.remove(entry)
+        else:
+            own.remove(entry)
         self._handed.setdefault(entry.item.unit, []).append((slot, entry, last))
         self._last[slot] = entry.position
         return entry.item
@@ -225,24 +236,27 @@ class LongestFirstScheduler(Scheduler):
         for slot, entry, before in reversed(self._handed.get(item.unit, [])):
             if set(item.tests) <= set(entry.item.tests):
                 rest = _Entry((entry.position[0], item.tests[0]), item, entry.seconds)
-                if slot in self._lists:
-                    self._lists[slot].appendleft(rest)
+                if slot in self._lists or self._shared is not None:
+                    self._list(slot).appendleft(rest)
                     self._last[slot] = min(self._last.get(slot, _BEFORE), before)
                 else:
                     self._orphans.append(rest)
                 return
         self._orphans.append(_Entry((self._rank[item.unit], item.tests[0]), item, 0.0))
 
+    def _all_lists(self) -> list[deque[_Entry]]:
+        shared = [] if self._shared is None else [self._shared]
+        return [*self._lists.values(), *self._bins, *shared]
+
     def drain(self) -> list[RunUnit]:
-        entries = [e for work in [*self._lists.values(), *self._bins] for e in work]
-        entries += self._orphans
-        for work in [*self._lists.values(), *self._bins]:
+        entries = [e for work in self._all_lists() for e in work] + self._orphans
+        for work in self._all_lists():
             work.clear()
         self._orphans.clear()
         return [entry.item for entry in sorted(entries, key=lambda entry: entry.position)]
 
     def __len__(self) -> int:
-        return sum(len(work) for work in [*self._lists.values(), *self._bins]) + len(self._orphans)
+        return sum(len(work) for work in self._all_lists()) + len(self._orphans)
 
 
 # Where an item stands in serial order: its unit's rank, then its first test.
