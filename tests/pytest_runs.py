@@ -13,6 +13,8 @@ import subprocess
 import sys
 import uuid
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,3 +124,13 @@ def make_project(tmp_path: Path, vendor: str, *, sample: bool = False) -> Pytest
     # The project's own settings; a unique PROJECT_NAME gives SQLite templates of its own.
     env = {"DATABASE_URL": url, "PROJECT_NAME": marker}
     return PytestProject(path, vendor, env, marker)
+
+
+@contextmanager
+def made_project(tmp_path: Path, vendor: str) -> Iterator[PytestProject]:
+    """Yield a copy of the fixture project on ``vendor``; drop its databases afterwards."""
+    made = make_project(tmp_path, vendor)
+    try:
+        yield made
+    finally:
+        made.drop()

@@ -13,16 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.pytest_runs import PytestProject, make_project, outcomes
+from tests.pytest_runs import PytestProject, made_project, outcomes
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[PytestProject]:
-    made = make_project(tmp_path, "sqlite")
-    try:
+    with made_project(tmp_path, "sqlite") as made:
         yield made
-    finally:
-        made.drop()
 
 
 def _real_database(project: PytestProject) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pytest_runs import PLUGIN, Probe, PytestProject, make_project, outcomes
+from tests.pytest_runs import PLUGIN, Probe, PytestProject, made_project, outcomes
 
 # The fixture project's addopts turn the plugin on; these replace them.
 OFF = ["-o", "addopts=-p no:cacheprovider"]
@@ -16,11 +16,8 @@ OFF = ["-o", "addopts=-p no:cacheprovider"]
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[PytestProject]:
-    made = make_project(tmp_path, "sqlite")
-    try:
+    with made_project(tmp_path, "sqlite") as made:
         yield made
-    finally:
-        made.drop()
 
 
 def test_the_package_registers_no_pytest_plugin_of_its_own() -> None:
