@@ -13,8 +13,9 @@ At the end of a run that completed, :func:`leave_ready` makes the run's clones r
 as many as the run had workers, less the ready clones other runs already left, and drops the
 surplus. A clone is left exactly as the template is: one that a ``TransactionTestCase``
 flushed (``--keepdb``'s rule: a flushed clone is never ready), and on PostgreSQL and MySQL
-every clone (a rolled-back ``TestCase`` still advanced its sequences or auto-increment
-counters, so the next run's new rows would get other ids than in serial), is cloned again from
+every clone whose key counters cannot be set back to the template's (a rolled-back
+``TestCase`` still advanced its sequences or auto-increment counters, so the next run's new
+rows would get other ids than in serial; see :mod:`.cloning.counters`), is cloned again from
 the template first; a clean SQLite clone is only marked clean. A run that was interrupted drops
 its clones instead.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 from concurrent_test_app.databases import naming
 from concurrent_test_app.databases.holds import RunDatabase, owner_meta
@@ -123,12 +125,21 @@ def in_turn(make: Callable[[str], None], names: list[str]) -> None:
         make(name)
 
 
-def leave_ready(database: RunDatabase, flushed: set[int], each: Each = in_turn) -> list[str]:
-    """Make this run's clones of ``database`` ready for the next run; return those made ready.
+class Left(NamedTuple):
+    """The clones :func:`leave_ready` made ready, and those of them it cloned again."""
+
+    made: list[str]
+    cloned_again: list[str]
+
+
+def leave_ready(database: RunDatabase, flushed: set[int], each: Each = in_turn) -> Left:
+    """Make this run's clones of ``database`` ready for the next run; say which.
 
     As many stay as the run had clones, less the ready clones of other runs (which those runs
-    leave, or left, ready themselves). Clean ones go first; a flushed one, and any one whose
-    vendor keeps counters through a rollback, is cloned again from the template. ``each``
+    leave, or left, ready themselves). Clean ones go first. A flushed one is cloned again from
+    the template; where a rollback keeps the key counters, any other one has its counters set
+    back, or is cloned again if that cannot make it the template's (:mod:`.cloning.counters`).
+    ``each``
     applies the making to the chosen names (the caller may do it concurrently).
     The clones not returned are the caller's to drop.
     """
@@ -140,16 +151,19 @@ def leave_ready(database: RunDatabase, flushed: set[int], each: Each = in_turn) 
         for slot in sorted(own, key=lambda slot: (slot in flushed, slot))
         if is_ready_name(own[slot])
     ][:wanted]
-    again = {name for slot, name in chosen if slot in flushed}
-    if database.cloner.rollback_keeps_counters:
-        again = {name for _, name in chosen}
+    cloner = database.cloner
+    flushed_names = {name for slot, name in chosen if slot in flushed}
+    cloned: list[str] = []
 
     def make(name: str) -> None:
-        if name in again:
-            database.cloner.clone(database.template, name)
+        if name in flushed_names or (
+            cloner.rollback_keeps_counters and not cloner.reset_to_template(name)
+        ):
+            cloner.clone(database.template, name)
+            cloned.append(name)
         mark_ready(database, name)
 
     each(make, [name for _, name in chosen])
     for slot, _ in chosen:
         del database.clones[slot]
-    return [name for _, name in chosen]
+    return Left(made=[name for _, name in chosen], cloned_again=sorted(cloned))

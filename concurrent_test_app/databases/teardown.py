@@ -120,13 +120,16 @@ class Teardown:
         for database in self._databases:
             each = _concurrently if database.cloner.can_clone_concurrently else ready.in_turn
             try:
-                made = ready.leave_ready(database, self._flushed, each)
+                left = ready.leave_ready(database, self._flushed, each)
             except Exception as exc:  # the clones left are dropped as usual
                 logger.warning("Could not leave ready clones of %s: %s", database.template, exc)
                 self.log(f"Warning: no ready clones of {database.template} were left ({exc}).")
                 continue
-            if made and self.verbosity >= 2:
-                self.log(f"Left {len(made)} ready clone(s) of {database.template}.")
+            if left.made and self.verbosity >= 2:
+                self.log(
+                    f"Left {len(left.made)} ready clone(s) of {database.template} "
+                    f"({len(left.cloned_again)} cloned again)."
+                )
 
 
 def _concurrently(make: Callable[[str], None], names: list[str]) -> None:

@@ -223,6 +223,7 @@ class TemplateBuilder:
                 "environment": fingerprint.environment,
                 "migrations": json.dumps(fingerprint.migrations, sort_keys=True),
                 "schema": self.cloner.schema_fingerprint(building),
+                self.cloner.counters_key: self.cloner.counters(building),
                 "built_at": f"{time.time():.6f}",
                 "mode": mode,
                 "applied": str(applied),

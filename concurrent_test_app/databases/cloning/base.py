@@ -10,7 +10,8 @@ The template's bookkeeping lives in a small table inside the template itself
 the build, the hash of every migration file it was built from, when it was built, and whether
 the build completed. Clones copy the table, so a clone kept with ``--keepdb`` can prove which
 fingerprint it was cloned from. The table is no model's, so Django's flush and serialization
-never see it. A clone's table also records its owner (see :mod:`..owners`).
+never see it. A clone's table also records its owner (see :mod:`..owners`), and the
+template's key counters, which a used clone is set back to (see :mod:`.counters`).
 
 Vendors differ in capability flags, catalogue SQL kept as data, and the hooks at the end of
 the class; nothing outside ``cloning/`` asks which vendor it has.
@@ -23,13 +24,13 @@ import time
 from typing import ClassVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.utils import CursorWrapper
 
 from concurrent_test_app.databases import naming
+from concurrent_test_app.databases.cloning.counters import KeyCounters
 from concurrent_test_app.databases.cloning.locks import TemplateLocks
 from concurrent_test_app.databases.fingerprint import schema_fingerprint
 from concurrent_test_app.databases.owners import Owner
-from concurrent_test_app.databases.types import Row, Say
+from concurrent_test_app.databases.types import Say
 from concurrent_test_app.exceptions import (
     DatabaseSetupError,
     DatabaseUnreachableError,
@@ -39,7 +40,7 @@ from concurrent_test_app.exceptions import (
 logger = logging.getLogger(__name__)
 
 
-class DatabaseCloner(TemplateLocks):
+class DatabaseCloner(KeyCounters, TemplateLocks):
     """Create, clone, publish, lock, inspect and drop the derived databases of one alias."""
 
     vendor: ClassVar[str] = ""
@@ -52,10 +53,6 @@ class DatabaseCloner(TemplateLocks):
     # Whether the server names the process behind a session that holds a template; if not,
     # the holders' own clones are asked (their bookkeeping records the session they hold with).
     can_name_holders: ClassVar[bool] = True
-    # Whether a transaction that rolls back still advances the key counters (PostgreSQL
-    # sequences, InnoDB auto-increment): then a clone a TestCase used is no longer the template's
-    # state, and only a fresh clone is ready (a test that expects the template's next id fails).
-    rollback_keeps_counters: ClassVar[bool] = True
     # Column type of the bookkeeping table's values.
     meta_value_type: ClassVar[str] = "TEXT"
     meta_table: ClassVar[str] = "concurrent_test_template"
@@ -399,16 +396,9 @@ class DatabaseCloner(TemplateLocks):
     def _drop(self, name: str) -> None:
         raise NotImplementedError
 
-    def _schema_rows(self, cursor: CursorWrapper) -> list[Row]:
-        raise NotImplementedError
-
     def _is_damaged(self, exc: BaseException) -> bool:
         """Return whether ``exc`` says the database itself is damaged (not unreachable)."""
         return False
-
-    def _sessions(self, name: str) -> list[int]:
-        """Return the ids of the other sessions connected to ``name``."""
-        return []
 
     def _describe_sessions(self, sessions: list[int]) -> str:
         return ", ".join(f"session {session}" for session in sessions) or "no session"

@@ -24,6 +24,7 @@ from typing import ClassVar
 from django.db.backends.utils import CursorWrapper
 
 from concurrent_test_app.databases.cloning.base import DatabaseCloner
+from concurrent_test_app.databases.cloning.counters import Counters
 from concurrent_test_app.databases.types import Row
 
 logger = logging.getLogger(__name__)
@@ -302,6 +303,34 @@ class MySQLCloner(DatabaseCloner):
             [self.meta_table],
         )
         return list(cursor.fetchall())
+
+    def _read_counters(self, cursor: CursorWrapper) -> Counters | None:
+        # MySQL 8 caches these statistics for a day unless told not to (MariaDB has no cache).
+        cursor.execute(self.server_version_sql)
+        if "mariadb" not in str(cursor.fetchone()[0]).lower():
+            cursor.execute("SET SESSION information_schema_stats_expiry = 0")
+        cursor.execute(
+            "SELECT TABLE_NAME, TABLE_TYPE, ENGINE, AUTO_INCREMENT FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> %s",
+            [self.meta_table],
+        )
+        counters: Counters = {}
+        for table, kind, engine, counter in cursor.fetchall():
+            if kind == "VIEW":
+                continue
+            # A rollback undoes only InnoDB's rows; a SEQUENCE or a system-versioned table
+            # keeps what it was given: only a fresh clone is the template again.
+            if kind != "BASE TABLE" or str(engine or "").lower() != "innodb":
+                return None
+            if counter is not None:
+                counters[str(table)] = int(counter)
+        return counters
+
+    def _restore_counters(self, cursor: CursorWrapper, counters: Counters) -> None:
+        # Below the largest key in use InnoDB takes the next one up: the rolled-back rows
+        # are gone, so the template's value is taken as it is.
+        for table, counter in sorted(counters.items()):
+            cursor.execute(f"ALTER TABLE {self._quote(table)} AUTO_INCREMENT = {int(counter)}")
 
     @staticmethod
     def _lock_name(key: str) -> str:

@@ -18,6 +18,7 @@ from django.db.backends.utils import CursorWrapper
 
 from concurrent_test_app.databases import naming
 from concurrent_test_app.databases.cloning.base import DatabaseCloner
+from concurrent_test_app.databases.cloning.counters import Counters
 from concurrent_test_app.databases.types import Row, SettingsDict
 from concurrent_test_app.exceptions import TemplateBusyError
 
@@ -115,6 +116,29 @@ class PostgreSQLCloner(DatabaseCloner):
             [self.meta_table],
         )
         return list(cursor.fetchall())
+
+    def _read_counters(self, cursor: CursorWrapper) -> Counters:
+        # Every sequence outside the system schemas, as [last_value, is_called]: setval()
+        # with both restores it exactly (a sequence never called has is_called false).
+        cursor.execute(
+            "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'S' AND n.nspname <> 'information_schema' "
+            "AND n.nspname !~ '^pg_' ORDER BY 1, 2"
+        )
+        names = [f"{self._quote(schema)}.{self._quote(name)}" for schema, name in cursor.fetchall()]
+        if not names:
+            return {}
+        cursor.execute(
+            " UNION ALL ".join(f"SELECT %s, last_value, is_called FROM {name}" for name in names),
+            names,
+        )
+        return {str(name): [int(last), bool(called)] for name, last, called in cursor.fetchall()}
+
+    def _restore_counters(self, cursor: CursorWrapper, counters: Counters) -> None:
+        calls = ", ".join(["pg_catalog.setval(%s::regclass, %s, %s)"] * len(counters))
+        params = [(name, last, called) for name, (last, called) in sorted(counters.items())]
+        cursor.execute(f"SELECT {calls}", [item for row in params for item in row])
 
     @contextmanager
     def guard(self, template: str) -> Iterator[None]:
