@@ -848,3 +848,67 @@ def test_history_on_a_real_database(vendor: str, tmp_path: Path) -> None:
         assert recent_outcomes() == {**recent, "a.A.test_0": "p" * 10, "a.A.test_1": "p" * 10}
     finally:
         drop_database(vendor, name)
+
+
+MANY = """
+import json, os, pickle
+from concurrent_test_app import history
+from concurrent_test_app.models import Case, CaseResult
+reports = pickle.load(open(os.environ["HISTORY_PROBE_REPORTS"], "rb"))
+recorded = [history.record_run(report) for report in reports]
+cases = {
+    test_id: [recent, round(duration, 6), outcome, last_run is not None]
+    for test_id, recent, duration, outcome, last_run in Case.objects.values_list(
+        "test_id", "recent_outcomes", "latest_duration", "latest_outcome", "last_run"
+    )
+}
+print(json.dumps({"recorded": recorded, "cases": cases, "results": CaseResult.objects.count()}))
+"""
+
+
+def test_a_run_of_hundreds_of_tests_is_recorded_whole_on_every_vendor(
+    vendor: str, tmp_path: Path
+) -> None:
+    # 270 tests: more than one batch of every statement on every vendor (SQLite's limit of
+    # 999 parameters gives the smallest), so each batch's rows must land on their own cases.
+    import pickle
+    import uuid
+
+    from tests.conftest import database_url, run_manage
+
+    name = f"hist6_{uuid.uuid4().hex[:10]}"
+    if vendor == "sqlite":
+        name = str(tmp_path / f"{name}.sqlite3")
+    env = {
+        "DJANGO_SETTINGS_MODULE": "skewed_project.settings",
+        "DATABASE_URL": database_url(vendor, name),
+    }
+    units = {"a.A": 9.1, "b.B": 18.1, "c.C": 27.1}
+    failing = {f"b.B.test_{n}": "failed" for n in range(0, 90, 7)}
+    runs = [
+        make_report(units, tests_per_unit=90, started_at=START),
+        make_report(units, tests_per_unit=90, started_at=START + 60, outcomes=failing),
+    ]
+    reports = tmp_path / "reports.pickle"
+    reports.write_bytes(pickle.dumps(runs))
+    env["HISTORY_PROBE_REPORTS"] = str(reports)
+    create_database(vendor, name)
+    try:
+        migrated = run_manage(SKEWED, "migrate", "-v", "0", env=env, timeout=120)
+        assert migrated.returncode == 0, migrated.stderr
+        completed = run_manage(SKEWED, "shell", "--no-imports", "-c", MANY, env=env, timeout=120)
+        assert completed.returncode == 0, completed.stderr
+        found = json.loads(completed.stdout.splitlines()[-1])
+    finally:
+        drop_database(vendor, name)
+
+    assert found["recorded"] == [True, True]
+    assert found["results"] == 2 * 270
+    expected = {}
+    for key, seconds in units.items():
+        for number in range(90):
+            test_id = f"{key}.test_{number}"
+            outcome = failing.get(test_id, "passed")
+            duration = round((seconds - 0.1) / 90, 6)
+            expected[test_id] = [outcome[0] + "p", duration, outcome, True]
+    assert found["cases"] == expected

@@ -15,11 +15,12 @@ from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import Any, NamedTuple, TypedDict
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from concurrent_test_app.conf import app_settings
 from concurrent_test_app.exceptions import ConfigurationError
+from concurrent_test_app.history.bulk import insert_rows, update_rows
 from concurrent_test_app.history.store import (
     CHUNK,
     chunks,
@@ -239,15 +240,8 @@ def _write_results(report: RunReport, run: Run, cases: dict[str, KnownCase], ali
         )
         for record in _unique_records(report)
     ]
-    # Plain INSERTs through executemany: bulk_create() makes and compiles a model instance
-    # per row, which cost more than the 2,000 trivial tests of the bench's many_small suite.
     names = ("run", "case", "duration", "outcome", "worker", "message")
-    quote = connections[alias].ops.quote_name
-    column = {field.name: str(field.column) for field in CaseResult._meta.concrete_fields}
-    columns = ", ".join(quote(column[name]) for name in names)
-    values = ", ".join(["%s"] * len(names))
-    table = quote(CaseResult._meta.db_table)
-    _execute_many(alias, f"INSERT INTO {table} ({columns}) VALUES ({values})", rows)
+    insert_rows(alias, CaseResult, names, rows)
 
 
 def _write_units(report: RunReport, run: Run, alias: str) -> None:
@@ -338,22 +332,7 @@ def _refresh_cases(report: RunReport, run: Run, cases: dict[str, KnownCase], ali
         case = cases[record.id]
         recent = outcome_letters([record.outcome, *letter_outcomes(case.recent_outcomes)])
         flaky = is_flaky(letter_outcomes(recent))
-        row = (record.unit[:255], record.duration, record.outcome, run.pk, recent, flaky, case.pk)
+        row = (case.pk, record.unit[:255], record.duration, record.outcome, run.pk, recent, flaky)
         updates.append(row)
-    # One plain UPDATE per test through executemany: QuerySet.bulk_update() builds a CASE
-    # expression per row and field, which cost 2.6 s for 2,000 tests on SQLite.
-    connection = connections[alias]
-    quote = connection.ops.quote_name
     names = ("unit", "latest_duration", "latest_outcome", "last_run", "recent_outcomes", "flaky")
-    column = {field.name: str(field.column) for field in Case._meta.concrete_fields}
-    assignments = ", ".join(f"{quote(column[name])} = %s" for name in names)
-    sql = f"UPDATE {quote(Case._meta.db_table)} SET {assignments} WHERE {quote(column['id'])} = %s"
-    _execute_many(alias, sql, updates)
-
-
-# Any: the values of a row, of whatever types its columns take.
-def _execute_many(alias: str, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Run ``sql`` once per row, in chunks that every backend accepts."""
-    with connections[alias].cursor() as cursor:
-        for batch in chunks(rows):
-            cursor.executemany(sql, list(batch))
+    update_rows(alias, Case, names, updates)
