@@ -52,21 +52,30 @@ def insert_rows(
 
 
 def update_rows(
-    alias: str, model: type[Model], names: Sequence[str], rows: list[tuple[Any, ...]]
+    alias: str,
+    model: type[Model],
+    names: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    **same: Any,
 ) -> None:
-    """Set the fields ``names`` of ``model``'s rows; each row is (primary key, *values)."""
+    """Set the fields ``names`` of ``model``'s rows, each row (primary key, *values), and
+    the fields in ``same`` to one value in all of them."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     fields = _fields(model, names)
+    constant = [
+        (quote(str(field.column)), same[field.name]) for field in _fields(model, list(same))
+    ]
     key = quote(str(model._meta.pk.column))
     # Each row takes two parameters per field (WHEN key THEN value) and one for the IN list.
     per_row = 2 * len(names) + 1
     limit = connection.features.max_query_params
-    size = max(1, min(UPDATE_ROWS, limit // per_row if limit else UPDATE_ROWS))
+    size = max(1, min(UPDATE_ROWS, (limit - len(same)) // per_row if limit else UPDATE_ROWS))
     needs_cast = connection.features.requires_casted_case_in_updates
     with connection.cursor() as cursor:
         for batch in chunks(rows, size):
-            assignments, params = [], []
+            assignments = [f"{column} = %s" for column, _ in constant]
+            params = [value for _, value in constant]
             for index, field in enumerate(fields, start=1):
                 case = f"CASE {key} {' '.join(['WHEN %s THEN %s'] * len(batch))} END"
                 if needs_cast:  # PostgreSQL types a CASE of parameters as text
