@@ -41,13 +41,18 @@ class Teardown:
     log: Say
 
     def drop_slot(self, slot: int) -> None:
-        """Drop the clones of worker ``slot``; with --keepdb keep its kept clones unless flushed."""
+        """Drop the clones of worker ``slot``; with --keepdb keep its kept clones unless flushed
+        (with their key counters set back to the template's where they can be)."""
         kept = False
         for database in self._databases:
             name = database.clones.get(slot)
             if name is None:
                 continue
             if self.keepdb and slot not in self._flushed and holds.is_kept(name):
+                if database.cloner.rollback_keeps_counters:
+                    # The next --keepdb run's new rows get the template's ids, as in a fresh
+                    # clone; where that cannot be done it is kept as Django's --keepdb keeps.
+                    database.cloner.reset_to_template(name)
                 holds.keep_clean(database, name)  # the next --keepdb run may reuse it
                 kept = True
                 continue
