@@ -152,3 +152,12 @@ def test_a_mysql_table_that_does_not_roll_back_needs_a_fresh_clone(setup: Setup)
     clone = used_clone(setup, template)
 
     assert not setup.cloner.reset_to_template(clone)
+
+
+@servers
+def test_a_clone_without_its_bookkeeping_is_not_set_back(setup: Setup) -> None:
+    template = publish(setup, *book_table(setup, "one"))
+    clone = used_clone(setup, template)
+    setup.sql(clone, f"DROP TABLE {setup.cloner.meta_table}")  # damaged: no exception, False
+
+    assert not setup.cloner.reset_to_template(clone)

@@ -63,6 +63,13 @@ class KeyCounters(ClonerConnections):
         naming.assert_derived(name)
         if not self._idle(name):
             return False
+        try:
+            return self._reset(name)
+        except Exception as exc:  # a damaged clone, say: a fresh clone replaces it
+            logger.debug("Cannot set the key counters of %s back: %s", name, exc)
+            return False
+
+    def _reset(self, name: str) -> bool:
         with self._cursor(name) as cursor:
             cursor.execute(
                 f"SELECT name, value FROM {self._quote(self.meta_table)} WHERE name IN (%s, %s)",
