@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,9 @@ class Setup:
         self.handler.close_all()
 
 
-@pytest.fixture
-def setup(vendor: str, tmp_path: Path, django_db_blocker: Any) -> Iterator[Setup]:
+@contextmanager
+def made_setup(vendor: str, tmp_path: Path, django_db_blocker: Any) -> Iterator[Setup]:
+    """Yield a Setup, dropping its databases afterwards."""
     # These connections are the cloner's own, to its own databases, not the suite's.
     with django_db_blocker.unblock():
         made = Setup(vendor, tmp_path)
@@ -103,6 +105,12 @@ def setup(vendor: str, tmp_path: Path, django_db_blocker: Any) -> Iterator[Setup
             yield made
         finally:
             made.cleanup()
+
+
+@pytest.fixture
+def setup(vendor: str, tmp_path: Path, django_db_blocker: Any) -> Iterator[Setup]:
+    with made_setup(vendor, tmp_path, django_db_blocker) as made:
+        yield made
 
 
 PARENT_CHILD = (

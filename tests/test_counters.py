@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from concurrent_test_app.databases import naming
-from tests.test_cloning import FP, Setup
+from tests.test_cloning import FP, Setup, made_setup
 
 servers = pytest.mark.parametrize("vendor", ["postgresql", "mysql"], indirect=True)
 
@@ -26,12 +26,8 @@ AUTO_ID = {
 
 @pytest.fixture
 def setup(vendor: str, tmp_path: Path, django_db_blocker: Any) -> Iterator[Setup]:
-    with django_db_blocker.unblock():
-        made = Setup(vendor, tmp_path)
-        try:
-            yield made
-        finally:
-            made.cleanup()
+    with made_setup(vendor, tmp_path, django_db_blocker) as made:
+        yield made
 
 
 def publish(setup: Setup, *statements: str) -> str:
